@@ -1,0 +1,31 @@
+"""sklearn-ebm: scikit-learn compatible energy-based models with a PyTorch backend."""
+
+from ._device import resolve_device
+from ._estimator import EnergyBasedModel
+from ._losses import contrastive_divergence_loss, denoising_score_matching_loss
+from ._network import (
+    ACTIVATIONS,
+    EnergyMLP,
+    GaussianBaseEnergy,
+    build_energy_head,
+    build_energy_network,
+)
+from ._replay import ReplayBuffer
+from ._sampling import energy, langevin_sample
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "EnergyBasedModel",
+    "EnergyMLP",
+    "GaussianBaseEnergy",
+    "ReplayBuffer",
+    "build_energy_head",
+    "build_energy_network",
+    "contrastive_divergence_loss",
+    "denoising_score_matching_loss",
+    "energy",
+    "langevin_sample",
+    "resolve_device",
+]

@@ -1,0 +1,53 @@
+"""A replay buffer of persistent Langevin chains (Du & Mordatch 2019)."""
+
+import torch
+
+__all__ = ["ReplayBuffer"]
+
+
+class ReplayBuffer:
+    """Persistent negative samples, a fraction restarted from N(0, I) at each draw.
+
+    Each training iteration takes a batch of chains from the buffer,
+    restarts each with probability ``reinit_freq`` from a standard normal
+    draw, advances them with Langevin dynamics and writes them back. Chains
+    thus run for many iterations in total (persistent contrastive divergence,
+    Tieleman 2008) while the restarts keep them from losing modes. The
+    standard normal is the base of :class:`GaussianBaseEnergy`, so restarted
+    chains begin where the untrained model puts its mass.
+
+    Parameters
+    ----------
+    chains : torch.Tensor of shape (size, d)
+        Initial content; the buffer owns it.
+    reinit_freq : float
+        Probability that a drawn chain restarts from N(0, I).
+    """
+
+    def __init__(self, chains, reinit_freq):
+        self.chains = chains
+        self.reinit_freq = reinit_freq
+
+    @classmethod
+    def from_normal(cls, size, n_features, reinit_freq, *, generator=None, device=None, dtype=None):
+        """A buffer of ``size`` chains drawn from N(0, I)."""
+        chains = torch.randn((size, n_features), generator=generator, device=device, dtype=dtype)
+        return cls(chains, reinit_freq)
+
+    def draw(self, batch_size, generator=None):
+        """Indices and starting points (a copy) of ``batch_size`` random chains."""
+        device = self.chains.device
+        index = torch.randint(self.chains.shape[0], (batch_size,), generator=generator, device=device)
+        start = self.chains[index]
+        restart = torch.rand(batch_size, generator=generator, device=device) < self.reinit_freq
+        fresh = torch.randn(start.shape, generator=generator, device=device, dtype=start.dtype)
+        return index, torch.where(restart.unsqueeze(1), fresh, start)
+
+    def store(self, index, chains):
+        """Write advanced chains back at ``index``."""
+        self.chains[index] = chains
+
+    def to(self, device):
+        """Move the chains to ``device``; returns self."""
+        self.chains = self.chains.to(device)
+        return self
