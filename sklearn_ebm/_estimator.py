@@ -3,6 +3,7 @@
 import copy
 import math
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -41,6 +42,31 @@ class _ClampInUserUnits:
     def __call__(self, z):
         x = torch.addmm(self.mean, z, self.inverse).clamp_(self.lo, self.hi)
         z.copy_((x - self.mean) @ self.forward)
+
+
+@contextmanager
+def isolated_rng(device, seed):
+    """Seed torch's generators for ``device`` (and the CPU), restoring them on exit.
+
+    Code inside (weight initialization, dropout, spectral norm's power
+    iteration) may use torch's global generators; outside, nothing changes.
+    """
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        with torch.random.fork_rng(devices=[index], device_type="cuda"):
+            torch.default_generator.manual_seed(seed)
+            with torch.cuda.device(index):
+                torch.cuda.manual_seed(seed)
+            yield
+    elif device.type == "mps":
+        with torch.random.fork_rng(device_type="mps"):
+            torch.default_generator.manual_seed(seed)
+            torch.mps.manual_seed(seed)
+            yield
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(seed)
+            yield
 
 
 def _torch_seed(random_state):
@@ -294,17 +320,10 @@ class EnergyBasedModel(DensityMixin, BaseEstimator):
             )
         device = resolve_device(self.device)
         seed = _torch_seed(self.random_state)
-        with torch.random.fork_rng(devices=self._rng_devices(device), device_type=device.type):
-            torch.manual_seed(seed)
+        with isolated_rng(device, seed):
             state = self._fit_state(X, device, continuing)
             self._run_epochs(state)
         return self
-
-    @staticmethod
-    def _rng_devices(device):
-        if device.type == "cuda":
-            return [device.index if device.index is not None else torch.cuda.current_device()]
-        return []
 
     def _fit_state(self, X, device, continuing):
         """Everything training needs, fresh or taken over from the fitted model."""
@@ -319,6 +338,11 @@ class EnergyBasedModel(DensityMixin, BaseEstimator):
         validation = None
         if self.early_stopping:
             n_val = max(1, int(math.ceil(self.validation_fraction * len(data))))
+            if n_val >= len(data):
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction} of {len(data)} rows leaves "
+                    "no rows to train on; lower validation_fraction or pass more data."
+                )
             order = torch.randperm(len(data), device=device)
             validation, data = data[order[:n_val]], data[order[n_val:]]
         monitor = validation if validation is not None else data[:2048]
@@ -452,7 +476,7 @@ class EnergyBasedModel(DensityMixin, BaseEstimator):
     # ------------------------------------------------------------- inference
 
     def _model(self):
-        return GaussianBaseEnergy(self.network_)
+        return GaussianBaseEnergy(self.network_).eval()
 
     def _whitened(self, X):
         return torch.as_tensor(self.whitening_.transform(X), dtype=torch.float32)
@@ -484,7 +508,7 @@ class EnergyBasedModel(DensityMixin, BaseEstimator):
             for start in range(0, X.shape[0], _INFERENCE_BATCH):
                 stop = start + _INFERENCE_BATCH
                 z = self._whitened(X[start:stop]).to(self.device_)
-                out[start:stop] = model(z)[:, 0].double().cpu().numpy()
+                out[start:stop] = model(z)[:, 0].cpu().double().numpy()
         return out - self.whitening_.log_det
 
     def score(self, X, y=None):
@@ -533,7 +557,7 @@ class EnergyBasedModel(DensityMixin, BaseEstimator):
             z = torch.randn((stop - start, self.n_features_in_), generator=generator, device=self.device_)
             for _ in range(_SAMPLE_STEPS_FACTOR):
                 z = draw_negatives(model, z, langevin, generator)
-            out[start:stop] = self.whitening_.inverse_transform(z.double().cpu().numpy())
+            out[start:stop] = self.whitening_.inverse_transform(z.cpu().double().numpy())
         if self.clamp is not None:
             np.clip(out, *self.clamp, out=out)
         return out
@@ -541,30 +565,42 @@ class EnergyBasedModel(DensityMixin, BaseEstimator):
     # ------------------------------------------------------------ persistence
 
     def __getstate__(self):
-        state = super().__getstate__()
-        if "network_" in state and self.device_.type != "cpu":
-            state["network_"] = copy.deepcopy(self.network_).cpu()
+        # Modules are stored as CPU state dicts with their build arguments:
+        # spectrally normalized modules do not pickle, and a model fitted on
+        # a GPU must load on a machine without one.
+        state = dict(super().__getstate__())
+        if "network_" in state:
+            state["network_"] = {
+                "config": self.network_.config(),
+                "state_dict": _to_cpu(self.network_.state_dict()),
+            }
             state["_replay_buffer"] = ReplayBuffer(self._replay_buffer.chains.cpu(), self._replay_buffer.reinit_freq)
             state["_optimizer_state"] = _to_cpu(self._optimizer_state)
         return state
 
     def __setstate__(self, state):
+        stored = state.get("network_")
+        if isinstance(stored, dict):
+            device = state["device_"]
+            try:
+                resolve_device(device)
+            except ValueError:
+                warnings.warn(
+                    f"This model was fitted on {device}, which is not available here; "
+                    "it was loaded on the CPU.",
+                    UserWarning,
+                )
+                device = torch.device("cpu")
+            with torch.random.fork_rng(devices=[]):
+                network = EnergyMLP(**stored["config"])
+            network.load_state_dict(stored["state_dict"])
+            state = {
+                **state,
+                "device_": device,
+                "network_": network.to(device).eval(),
+                "_replay_buffer": state["_replay_buffer"].to(device),
+            }
         super().__setstate__(state)
-        if "network_" not in state:
-            return
-        device = state["device_"]
-        try:
-            resolve_device(device)
-        except ValueError:
-            warnings.warn(
-                f"This model was fitted on {device}, which is not available here; "
-                "it was loaded on the CPU.",
-                UserWarning,
-            )
-            device = torch.device("cpu")
-        self.device_ = device
-        self.network_ = self.network_.to(device)
-        self._replay_buffer = self._replay_buffer.to(device)
 
 
 def _to_cpu(obj):

@@ -54,7 +54,7 @@ def _elu(a):
 
 
 def _leaky_relu(a):
-    slope = torch.where(a > 0, 1.0, _LEAKY_SLOPE).to(a.dtype)
+    slope = torch.where(a > 0, torch.ones_like(a), torch.full_like(a, _LEAKY_SLOPE))
     return a * slope, slope
 
 
@@ -153,6 +153,16 @@ class EnergyMLP(nn.Module):
     def forward(self, x):
         """Energies of ``x``, shape ``(batch, 1)``."""
         return self.layers(x)
+
+    def config(self):
+        """The constructor arguments, to rebuild an identical module."""
+        return {
+            "input_size": self.input_size,
+            "hidden_sizes": self.hidden_sizes,
+            "activation": self.activation,
+            "dropout": self.dropout,
+            "spectral_norm": self.spectral_norm,
+        }
 
     def linear_layers(self):
         """The Linear layers in order, the output layer last."""
