@@ -1,6 +1,7 @@
 """sklearn-ebm: scikit-learn compatible energy-based models with a PyTorch backend."""
 
 from ._device import resolve_device
+from ._base import BaseEnergyModel
 from ._estimator import EnergyBasedModel
 from ._losses import contrastive_divergence_loss, denoising_score_matching_loss
 from ._network import (
@@ -10,6 +11,7 @@ from ._network import (
     build_energy_head,
     build_energy_network,
 )
+from ._outlier import EBMOutlierDetector
 from ._replay import ReplayBuffer
 from ._sampling import energy, langevin_sample
 
@@ -17,6 +19,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
+    "BaseEnergyModel",
+    "EBMOutlierDetector",
     "EnergyBasedModel",
     "EnergyMLP",
     "GaussianBaseEnergy",

@@ -71,14 +71,17 @@ def langevin_chain(energy_and_grad, x, *, steps, step_size, noise_scale, project
     return x
 
 
-def mala_chain(energy_and_grad, x, *, steps, step_size, project=None, generator=None):
+def mala_chain(energy_and_grad, x, *, steps, step_size, noise_scale=1.0, project=None, generator=None):
     """Run Metropolis-adjusted Langevin (MALA) in place from ``x``.
 
-    Each step proposes ``y = x - (step_size / 2) * grad E(x) + sqrt(step_size) * N(0, I)``
-    and accepts it with the Metropolis-Hastings probability, so ``exp(-E)``
-    is exactly invariant whatever the step size (Roberts & Tweedie 1996).
-    Energies and gradients of accepted points are reused, so a step costs one
-    ``energy_and_grad`` call, as an unadjusted step does.
+    Each step proposes the Langevin move of :func:`langevin_chain`,
+    ``y = x - (step_size / 2) * grad E(x) + sqrt(step_size) * noise_scale * N(0, I)``,
+    and accepts it with the Metropolis-Hastings probability for the target
+    ``exp(-E / noise_scale**2)``, which is then exactly invariant whatever the
+    step size (Roberts & Tweedie 1996): the unadjusted chain's bias, which
+    grows as a trained energy sharpens, is gone. Energies and gradients of
+    accepted points are kept, so a step costs one ``energy_and_grad`` call,
+    as an unadjusted step does.
 
     Returns
     -------
@@ -87,23 +90,37 @@ def mala_chain(energy_and_grad, x, *, steps, step_size, project=None, generator=
     acceptance : float
         Mean acceptance rate over chains and steps.
     """
-    drift = -0.5 * step_size
-    noise_std = math.sqrt(step_size)
-    inv_4eps = 1.0 / (4.0 * step_size)
+    if not noise_scale > 0:
+        raise ValueError("Metropolis-adjusted Langevin needs noise_scale > 0.")
+    inv_temperature = 1.0 / noise_scale**2
+    # In units of the tempered energy E / T the move is plain MALA with step eps * T.
+    eps = step_size * noise_scale**2
+    drift = -0.5 * eps
+    noise_std = math.sqrt(eps)
+
+    def tempered(points):
+        energies, grad = energy_and_grad(points)
+        if inv_temperature != 1.0:
+            energies, grad = energies * inv_temperature, grad * inv_temperature
+        return energies.reshape(-1), grad
+
     noise = torch.empty_like(x)
-    energies, grad = energy_and_grad(x)
-    energies = energies.reshape(-1)
+    energies, grad = tempered(x)
     accepted_total = x.new_zeros(())
     for _ in range(steps):
         noise.normal_(generator=generator)
         proposal = torch.add(x, grad, alpha=drift).add_(noise, alpha=noise_std)
         if project is not None:
             project(proposal)
-        proposal_energies, proposal_grad = energy_and_grad(proposal)
-        proposal_energies = proposal_energies.reshape(-1)
-        # log q(x | y) - log q(y | x), with y - x + (eps/2) g(x) = sqrt(eps) * noise.
-        reverse = (x - proposal + step_size * 0.5 * proposal_grad).square().sum(dim=1)
-        log_ratio = energies - proposal_energies - reverse * inv_4eps * 2.0 + 0.5 * noise.square().sum(dim=1)
+        proposal_energies, proposal_grad = tempered(proposal)
+        # log q(x | y) - log q(y | x); the forward move's residual is the noise drawn.
+        backward = torch.add(x, proposal, alpha=-1.0).add_(proposal_grad, alpha=-drift)
+        log_ratio = (
+            energies
+            - proposal_energies
+            - backward.square().sum(dim=1) / (2.0 * eps)
+            + 0.5 * noise.square().sum(dim=1)
+        )
         uniform = torch.rand(log_ratio.shape, generator=generator, device=x.device, dtype=x.dtype)
         accept = torch.log(uniform) < log_ratio
         x.copy_(torch.where(accept[:, None], proposal, x))

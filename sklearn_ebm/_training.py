@@ -11,19 +11,21 @@ import torch
 from torch.nn.utils import parametrize
 
 from ._losses import contrastive_divergence_loss, denoising_score_matching_loss
-from ._sampling import langevin_chain
+from ._sampling import langevin_chain, mala_chain
 
 __all__ = ["LangevinSettings", "EpochStats", "train_epoch", "validation_score"]
 
 
 @dataclass(frozen=True)
 class LangevinSettings:
-    """How negatives are drawn: steps, step size, noise scale and an optional projection."""
+    """How negatives are drawn: steps, step size, noise scale, an optional
+    in-place projection, and whether moves are Metropolis-adjusted (MALA)."""
 
     steps: int
     step_size: float
     noise_scale: float
     project: object = None
+    metropolis: bool = True
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,10 @@ def draw_negatives(model, start, langevin, generator=None):
     """
     was_training = model.training
     model.eval()
+    chain = mala_chain if langevin.metropolis else langevin_chain
     try:
         with torch.no_grad(), parametrize.cached():
-            return langevin_chain(
+            out = chain(
                 model.energy_and_grad,
                 start,
                 steps=langevin.steps,
@@ -55,9 +58,12 @@ def draw_negatives(model, start, langevin, generator=None):
             )
     finally:
         model.train(was_training)
+    return out[0] if langevin.metropolis else out
 
 
-def train_epoch(model, optimizer, data, buffer, *, batch_size, langevin, reg_alpha, generator=None):
+def train_epoch(
+    model, optimizer, data, buffer, *, batch_size, langevin, reg_alpha, averaged=None, generator=None
+):
     """One pass over ``data`` in shuffled minibatches; returns :class:`EpochStats`.
 
     Parameters
@@ -76,6 +82,8 @@ def train_epoch(model, optimizer, data, buffer, *, batch_size, langevin, reg_alp
         Energy-magnitude penalty of :func:`contrastive_divergence_loss`. It
         applies to the network's output only: the Gaussian base has no
         parameters, and penalizing it would push the network to cancel it.
+    averaged : torch.optim.swa_utils.AveragedModel, optional
+        Updated with ``model.network`` after every optimizer step.
     generator : torch.Generator, optional
     """
     model.train()
@@ -96,6 +104,8 @@ def train_epoch(model, optimizer, data, buffer, *, batch_size, langevin, reg_alp
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if averaged is not None:
+            averaged.update_parameters(model.network)
 
         with torch.no_grad():
             base_gap = 0.5 * (negatives.square().sum(1).mean() - real.square().sum(1).mean())

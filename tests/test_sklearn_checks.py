@@ -8,7 +8,7 @@ two configurations take about 3-4 seconds in all on one CPU core.)
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_ebm import EnergyBasedModel
+from sklearn_ebm import EBMOutlierDetector, EnergyBasedModel
 
 FAST_CHECKED = [
     # Default early stopping, as users get it.
@@ -18,6 +18,12 @@ FAST_CHECKED = [
     EnergyBasedModel(
         hidden_sizes=(8, 4), max_iter=2, langevin_steps=2, replay_buffer_size=64,
         early_stopping=False, dropout=0.2, spectral_norm=True, random_state=0,
+    ),
+    # The outlier detector, with both kinds of threshold.
+    EBMOutlierDetector(hidden_sizes=(8,), max_iter=3, langevin_steps=2, replay_buffer_size=64, random_state=0),
+    EBMOutlierDetector(
+        hidden_sizes=(8,), max_iter=3, langevin_steps=2, replay_buffer_size=64,
+        contamination=0.1, random_state=0,
     ),
 ]
 

@@ -1,0 +1,559 @@
+"""The shared base of the estimators: parameters, training, scoring, sampling.
+
+This is where scikit-learn's conventions meet the torch modules; the torch
+side (network, sampler, losses, training epoch) knows nothing of them.
+"""
+
+import copy
+import math
+import warnings
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._device import resolve_device
+from ._network import ACTIVATIONS, EnergyMLP, GaussianBaseEnergy
+from ._replay import ReplayBuffer
+from ._training import LangevinSettings, draw_negatives, train_epoch, validation_score
+from ._whitening import fit_whitening
+
+__all__ = ["BaseEnergyModel"]
+
+# Rows per forward pass at inference: bounds memory on large inputs.
+_INFERENCE_BATCH = 65536
+# Noise of the denoising score matching criterion, in whitened units.
+_DSM_SIGMA = 0.1
+# sample() runs this many times langevin_steps from the base distribution.
+_SAMPLE_STEPS_FACTOR = 10
+
+
+class _ClampInUserUnits:
+    """In-place clamp of whitened points to a box given in the user's units."""
+
+    def __init__(self, clamp, forward, inverse, mean):
+        self.lo, self.hi = clamp
+        self.forward = forward
+        self.inverse = inverse
+        self.mean = mean
+
+    def __call__(self, z):
+        x = torch.addmm(self.mean, z, self.inverse).clamp_(self.lo, self.hi)
+        z.copy_((x - self.mean) @ self.forward)
+
+
+@contextmanager
+def isolated_rng(device, seed):
+    """Seed torch's generators for ``device`` (and the CPU), restoring them on exit.
+
+    Code inside (weight initialization, dropout, spectral norm's power
+    iteration) may use torch's global generators; outside, nothing changes.
+    """
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        with torch.random.fork_rng(devices=[index], device_type="cuda"):
+            torch.default_generator.manual_seed(seed)
+            with torch.cuda.device(index):
+                torch.cuda.manual_seed(seed)
+            yield
+    elif device.type == "mps":
+        with torch.random.fork_rng(device_type="mps"):
+            torch.default_generator.manual_seed(seed)
+            torch.mps.manual_seed(seed)
+            yield
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(seed)
+            yield
+
+
+def _torch_seed(random_state):
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+class BaseEnergyModel(BaseEstimator):
+    """Base class of the energy-based estimators; see :class:`EnergyBasedModel`.
+
+    It owns the parameters, the training loop over epochs, scoring, sampling
+    and persistence; subclasses add the scikit-learn role (density estimator,
+    outlier detector).
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_sizes": ["array-like"],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "spectral_norm": ["boolean"],
+        "reg_alpha": [Interval(Real, 0, None, closed="left")],
+        "langevin_steps": [Interval(Integral, 1, None, closed="left")],
+        "step_size": [Interval(Real, 0, None, closed="neither")],
+        "noise_scale": [Interval(Real, 0, None, closed="left")],
+        "clamp": [tuple, None],
+        "sampler": [StrOptions({"mala", "langevin"})],
+        "replay_buffer_size": [Interval(Integral, 0, None, closed="left")],
+        "reinit_freq": [Interval(Real, 0, 1, closed="both")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "ema_decay": [Interval(Real, 0, 1, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        *,
+        hidden_sizes=(256, 128),
+        activation="silu",
+        dropout=0.0,
+        spectral_norm=False,
+        reg_alpha=0.01,
+        langevin_steps=10,
+        step_size=0.1,
+        noise_scale=1.0,
+        clamp=None,
+        sampler="mala",
+        replay_buffer_size=10000,
+        reinit_freq=0.05,
+        max_iter=100,
+        batch_size="auto",
+        learning_rate=3e-3,
+        ema_decay=0.99,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.hidden_sizes = hidden_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.spectral_norm = spectral_norm
+        self.reg_alpha = reg_alpha
+        self.langevin_steps = langevin_steps
+        self.step_size = step_size
+        self.noise_scale = noise_scale
+        self.clamp = clamp
+        self.sampler = sampler
+        self.replay_buffer_size = replay_buffer_size
+        self.reinit_freq = reinit_freq
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.ema_decay = ema_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ------------------------------------------------------------------ checks
+
+    def _check_structure_params(self):
+        sizes = self.hidden_sizes
+        if (
+            isinstance(sizes, str)
+            or len(sizes) == 0
+            or not all(isinstance(h, Integral) and not isinstance(h, bool) and h >= 1 for h in sizes)
+        ):
+            raise ValueError(
+                f"hidden_sizes must be a non-empty sequence of positive integers, "
+                f"got {sizes!r}; for example hidden_sizes=(256, 128)."
+            )
+        if self.clamp is not None:
+            if len(self.clamp) != 2 or not all(isinstance(v, Real) for v in self.clamp) or not (
+                self.clamp[0] < self.clamp[1]
+            ):
+                raise ValueError(
+                    f"clamp must be None or a pair (lo, hi) of numbers with lo < hi, "
+                    f"got {self.clamp!r}."
+                )
+
+    # ------------------------------------------------------------------- fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the energy model to ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; a DataFrame's column names are remembered.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._fit(X)
+        return self
+
+    def _fit(self, X):
+        """Train on ``X``; returns ``X`` as validated (float array)."""
+        self._check_structure_params()
+        continuing = self.warm_start and hasattr(self, "network_")
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=not continuing)
+        if self.early_stopping and X.shape[0] < 2:
+            raise ValueError(
+                "early_stopping needs at least 2 rows (one to validate on), got "
+                "1 sample; pass more data or early_stopping=False."
+            )
+        device = resolve_device(self.device)
+        seed = _torch_seed(self.random_state)
+        with isolated_rng(device, seed):
+            state = self._fit_state(X, device, continuing)
+            self._run_epochs(state)
+        return X
+
+    def _fit_state(self, X, device, continuing):
+        """Everything training needs, fresh or taken over from the fitted model."""
+        X = np.asarray(X, dtype=np.float64)
+        if continuing:
+            whitening = self.whitening_
+            # A copy, so that a fit that fails leaves the fitted model intact.
+            model = GaussianBaseEnergy(copy.deepcopy(self.network_)).to(device)
+        else:
+            whitening = fit_whitening(X)
+            model = GaussianBaseEnergy(self._build_network()).to(device)
+        data = torch.as_tensor(whitening.transform(X), dtype=torch.float32, device=device)
+        validation = None
+        if self.early_stopping:
+            n_val = max(1, int(math.ceil(self.validation_fraction * len(data))))
+            if n_val >= len(data):
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction} of {len(data)} rows leaves "
+                    "no rows to train on; lower validation_fraction or pass more data."
+                )
+            order = torch.randperm(len(data), device=device)
+            validation, data = data[order[:n_val]], data[order[n_val:]]
+        monitor = validation if validation is not None else data[:2048]
+        optimizer = torch.optim.Adam(model.network.parameters(), lr=self.learning_rate)
+        if continuing and getattr(self, "_optimizer_state", None) is not None:
+            optimizer.load_state_dict(self._optimizer_state)
+        buffer = self._continued_buffer(device) if continuing else None
+        if buffer is None:
+            buffer_size = self.replay_buffer_size or 0
+            buffer = ReplayBuffer.from_normal(
+                max(buffer_size, 1), X.shape[1], self.reinit_freq if buffer_size else 1.0, device=device
+            )
+        return {
+            "whitening": whitening,
+            "model": model,
+            "data": data,
+            "monitor": monitor,
+            "monitor_noise": _DSM_SIGMA * torch.randn_like(monitor),
+            "optimizer": optimizer,
+            "buffer": buffer,
+            "device": device,
+            "continuing": continuing,
+        }
+
+    def _continued_buffer(self, device):
+        buffer = getattr(self, "_replay_buffer", None)
+        if buffer is None or buffer.chains.shape[1] != self.n_features_in_:
+            return None
+        return ReplayBuffer(buffer.chains.clone(), self.reinit_freq).to(device)
+
+    def _build_network(self):
+        network = EnergyMLP(
+            self.n_features_in_,
+            hidden_sizes=tuple(self.hidden_sizes),
+            activation=self.activation,
+            dropout=self.dropout,
+            spectral_norm=self.spectral_norm,
+        )
+        if not self.spectral_norm:
+            # A zero output layer makes the untrained model the fitted Gaussian
+            # (spectral normalization would divide the zero weight by zero).
+            output = network.linear_layers()[-1]
+            torch.nn.init.zeros_(output.weight)
+            torch.nn.init.zeros_(output.bias)
+        return network
+
+    def _langevin_settings(self, whitening, device):
+        project = None
+        if self.clamp is not None:
+            as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
+            project = _ClampInUserUnits(
+                self.clamp, as_tensor(whitening.forward), as_tensor(whitening.inverse), as_tensor(whitening.mean)
+            )
+        return LangevinSettings(
+            self.langevin_steps, self.step_size, self.noise_scale, project, metropolis=self.sampler == "mala"
+        )
+
+    def _batch_size(self, n_train):
+        if self.batch_size == "auto":
+            return min(256, max(16, n_train // 10))
+        return self.batch_size
+
+    def _run_epochs(self, state):
+        model, data = state["model"], state["data"]
+        langevin = self._langevin_settings(state["whitening"], state["device"])
+        batch_size = min(self._batch_size(len(data)), len(data))
+        averaged = None
+        if self.ema_decay > 0:
+            averaged = AveragedModel(
+                model.network, multi_avg_fn=get_ema_multi_avg_fn(self.ema_decay), use_buffers=True
+            )
+        scored = GaussianBaseEnergy(averaged.module if averaged is not None else model.network)
+
+        losses, gaps, scores = [], [], []
+        best_score, best_weights, since_best = -math.inf, None, 0
+        for epoch in range(self.max_iter):
+            stats = train_epoch(
+                model,
+                state["optimizer"],
+                data,
+                state["buffer"],
+                batch_size=batch_size,
+                langevin=langevin,
+                reg_alpha=self.reg_alpha,
+                averaged=averaged,
+            )
+            losses.append(stats.loss)
+            gaps.append(stats.energy_gap)
+            scores.append(validation_score(scored, state["monitor"], state["monitor_noise"]))
+            if self.verbose:
+                print(
+                    f"Epoch {epoch + 1}/{self.max_iter}: loss {stats.loss:.4f}, "
+                    f"energy gap {stats.energy_gap:.4f}, monitor score {scores[-1]:.4f}"
+                )
+            if not all(map(math.isfinite, (stats.loss, stats.energy_gap, scores[-1]))):
+                raise FloatingPointError(
+                    f"Training diverged at epoch {epoch + 1} (non-finite loss or energies); "
+                    "lower learning_rate or step_size, or raise reg_alpha."
+                )
+            if scores[-1] > best_score + self.tol:
+                best_score, since_best = scores[-1], 0
+                best_weights = copy.deepcopy(scored.network.state_dict())
+            else:
+                since_best += 1
+            if self.early_stopping and since_best >= self.n_iter_no_change:
+                break
+        else:
+            if since_best < self.n_iter_no_change:
+                warnings.warn(
+                    f"Stopped at max_iter={self.max_iter} epochs while the fit was still "
+                    "improving; raise max_iter for a better model.",
+                    ConvergenceWarning,
+                )
+        if self.early_stopping:
+            scored.network.load_state_dict(best_weights)
+        state["model"] = scored
+        self._store_fitted(state, losses, gaps, scores, best_score)
+
+    def _store_fitted(self, state, losses, gaps, scores, best_score):
+        continuing = state["continuing"]
+        self.network_ = state["model"].network.eval()
+        self.device_ = state["device"]
+        self.whitening_ = state["whitening"]
+        self._optimizer_state = state["optimizer"].state_dict()
+        self._replay_buffer = state["buffer"]
+        self.n_iter_ = len(losses) + (self.n_iter_ if continuing else 0)
+        self.loss_curve_ = (self.loss_curve_ if continuing else []) + losses
+        self.energy_gap_curve_ = (self.energy_gap_curve_ if continuing else []) + gaps
+        if self.early_stopping:
+            self.validation_scores_ = (
+                (self.validation_scores_ or []) if continuing else []
+            ) + scores
+            self.best_validation_score_ = best_score
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    # ------------------------------------------------------------- inference
+
+    def _model(self):
+        return GaussianBaseEnergy(self.network_).eval()
+
+    def _whitened(self, X):
+        return torch.as_tensor(self.whitening_.transform(X), dtype=torch.float32)
+
+    def score_samples(self, X):
+        """Log density of each row, up to the model's constant ``-log Z``: ``-E(x)``.
+
+        Higher means more typical of the training data. The values are in
+        the units of the data passed to ``fit`` (they include the
+        log-Jacobian of the internal whitening), so they differ from a
+        normalized log-likelihood only by one constant.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), dtype float64
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return -self._energy(np.asarray(X, dtype=np.float64))
+
+    def _energy(self, X):
+        model = self._model()
+        out = np.empty(X.shape[0], dtype=np.float64)
+        with torch.no_grad():
+            for start in range(0, X.shape[0], _INFERENCE_BATCH):
+                stop = start + _INFERENCE_BATCH
+                z = self._whitened(X[start:stop]).to(self.device_)
+                out[start:stop] = model(z)[:, 0].cpu().double().numpy()
+        return out - self.whitening_.log_det
+
+    def feature_contributions(self, X, n_steps=32):
+        """Split each row's energy above the training mean among its features.
+
+        Integrated gradients (Sundararajan et al. 2017) along the straight
+        path from the reference point, the mean of the training data, to each
+        row: ``contribution[i, j] = (x[i, j] - mean[j]) * average over the path
+        of dE/dx_j``. The average is a ``n_steps``-point Gauss-Legendre rule, so
+        each row sums to ``E(x) - E(mean)`` (that is, ``score_samples(mean) -
+        score_samples(x)``) up to the quadrature error: below ``1e-3 * (1 +
+        |E(x) - E(mean)|)`` with the default 32 points for the smooth
+        activations (silu, gelu, tanh, elu, softplus); kinks of relu and
+        leaky_relu converge more slowly. Positive values mark features that
+        make the row less typical.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        n_steps : int, default=32
+            Quadrature points along the path.
+
+        Returns
+        -------
+        contributions : ndarray or DataFrame of shape (n_samples, n_features)
+            A DataFrame with columns ``feature_names_in_`` (and X's index)
+            when the model was fitted on named columns, else an ndarray.
+        """
+        check_is_fitted(self)
+        index = getattr(X, "index", None)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = np.asarray(X, dtype=np.float64)
+        nodes, weights = np.polynomial.legendre.leggauss(int(n_steps))
+        nodes = torch.as_tensor((nodes + 1) / 2, dtype=torch.float32, device=self.device_)
+        weights = torch.as_tensor(weights / 2, dtype=torch.float32, device=self.device_)
+        forward_t = torch.as_tensor(self.whitening_.forward.T, dtype=torch.float32, device=self.device_)
+        model = self._model()
+        rows_per_batch = max(1, _INFERENCE_BATCH // len(nodes))
+        out = np.empty_like(X)
+        with torch.no_grad():
+            for start in range(0, X.shape[0], rows_per_batch):
+                stop = start + rows_per_batch
+                z = self._whitened(X[start:stop]).to(self.device_)
+                path = (nodes[:, None, None] * z).reshape(-1, z.shape[1])
+                _, grad = model.energy_and_grad(path)
+                mean_grad = (weights[:, None, None] * grad.reshape(len(nodes), *z.shape)).sum(0)
+                out[start:stop] = (mean_grad @ forward_t).cpu().double().numpy()
+        out *= X - self.whitening_.mean
+        if hasattr(self, "feature_names_in_"):
+            import pandas as pd
+
+            return pd.DataFrame(out, columns=self.feature_names_in_, index=index)
+        return out
+
+    def sample(self, n_samples=1, random_state=None):
+        """Draw samples from the model by Langevin dynamics.
+
+        Chains start from the Gaussian fitted to the training data and run
+        ``10 * langevin_steps`` steps with the training settings.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the chains; None uses the estimator's ``random_state``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_in_)
+            Samples in the units of the data passed to ``fit``.
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        seed = _torch_seed(self.random_state if random_state is None else random_state)
+        generator = torch.Generator(device=self.device_).manual_seed(seed)
+        model = self._model()
+        langevin = self._langevin_settings(self.whitening_, self.device_)
+        out = np.empty((n_samples, self.n_features_in_), dtype=np.float64)
+        for start in range(0, n_samples, _INFERENCE_BATCH):
+            stop = min(start + _INFERENCE_BATCH, n_samples)
+            z = torch.randn((stop - start, self.n_features_in_), generator=generator, device=self.device_)
+            for _ in range(_SAMPLE_STEPS_FACTOR):
+                z = draw_negatives(model, z, langevin, generator)
+            out[start:stop] = self.whitening_.inverse_transform(z.cpu().double().numpy())
+        if self.clamp is not None:
+            np.clip(out, *self.clamp, out=out)
+        return out
+
+    # ------------------------------------------------------------ persistence
+
+    def __getstate__(self):
+        # Modules are stored as CPU state dicts with their build arguments:
+        # spectrally normalized modules do not pickle, and a model fitted on
+        # a GPU must load on a machine without one.
+        state = dict(super().__getstate__())
+        if "network_" in state:
+            state["network_"] = {
+                "config": self.network_.config(),
+                "state_dict": _to_cpu(self.network_.state_dict()),
+            }
+            state["_replay_buffer"] = ReplayBuffer(self._replay_buffer.chains.cpu(), self._replay_buffer.reinit_freq)
+            state["_optimizer_state"] = _to_cpu(self._optimizer_state)
+        return state
+
+    def __setstate__(self, state):
+        stored = state.get("network_")
+        if isinstance(stored, dict):
+            device = state["device_"]
+            try:
+                resolve_device(device)
+            except ValueError:
+                warnings.warn(
+                    f"This model was fitted on {device}, which is not available here; "
+                    "it was loaded on the CPU.",
+                    UserWarning,
+                )
+                device = torch.device("cpu")
+            with torch.random.fork_rng(devices=[]):
+                network = EnergyMLP(**stored["config"])
+            network.load_state_dict(stored["state_dict"])
+            state = {
+                **state,
+                "device_": device,
+                "network_": network.to(device).eval(),
+                "_replay_buffer": state["_replay_buffer"].to(device),
+            }
+        super().__setstate__(state)
+
+
+def _to_cpu(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_to_cpu(v) for v in obj]
+    return obj

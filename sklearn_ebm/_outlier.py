@@ -1,0 +1,184 @@
+"""EBMOutlierDetector: the energy-based model as a scikit-learn outlier detector."""
+
+from numbers import Real
+
+import numpy as np
+from sklearn.base import OutlierMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._base import BaseEnergyModel
+
+__all__ = ["EBMOutlierDetector"]
+
+# contamination="auto": a row is an outlier when its score lies more than this
+# many robust standard deviations (1.4826 * MAD) below the median training score.
+_AUTO_ROBUST_Z = 3.0
+
+
+class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
+    """Outlier detection with an energy-based model.
+
+    The same model and training as :class:`EnergyBasedModel`, with the
+    scikit-learn outlier detector contract of :class:`~sklearn.ensemble.IsolationForest`
+    and :class:`~sklearn.neighbors.LocalOutlierFactor` (``novelty=True``):
+    ``score_samples`` is ``-E(x)`` (lower = more abnormal),
+    ``decision_function`` is ``score_samples - offset_`` (negative =
+    outlier) and ``predict`` returns +1 for inliers, -1 for outliers.
+    :meth:`feature_contributions` says which features make a row unusual.
+
+    Parameters
+    ----------
+    contamination : "auto" or float in (0, 0.5], default="auto"
+        Expected share of outliers in the training data. A float sets
+        ``offset_`` to that quantile of the training scores. "auto" needs no
+        such guess: a row is an outlier when its score lies more than 3
+        robust standard deviations (1.4826 times the median absolute
+        deviation) below the median training score.
+    **other parameters
+        Every parameter of :class:`EnergyBasedModel`, with the same meaning
+        and defaults: ``hidden_sizes``, ``activation``, ``dropout``,
+        ``spectral_norm``, ``reg_alpha``, ``langevin_steps``, ``step_size``,
+        ``noise_scale``, ``clamp``, ``sampler``, ``replay_buffer_size``,
+        ``reinit_freq``, ``max_iter``, ``batch_size``, ``learning_rate``,
+        ``ema_decay``, ``early_stopping``, ``validation_fraction``,
+        ``n_iter_no_change``, ``tol``, ``device``, ``random_state``,
+        ``verbose``, ``warm_start``.
+
+    Attributes
+    ----------
+    offset_ : float
+        Threshold on ``score_samples``: ``decision_function = score_samples - offset_``.
+    network_, device_, whitening_, n_features_in_, feature_names_in_, n_iter_, \
+loss_curve_, energy_gap_curve_, validation_scores_, best_validation_score_
+        As in :class:`EnergyBasedModel`.
+
+    See Also
+    --------
+    EnergyBasedModel : The density estimator.
+    sklearn.ensemble.IsolationForest : Tree-based outlier detection.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ebm import EBMOutlierDetector
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(300, 3))
+    >>> detector = EBMOutlierDetector(hidden_sizes=(32,), max_iter=5,
+    ...                               contamination=0.05, random_state=0).fit(X)
+    >>> detector.predict([[0.0, 0.0, 0.0], [6.0, -6.0, 6.0]])
+    array([ 1, -1])
+    """
+
+    _parameter_constraints: dict = {
+        **BaseEnergyModel._parameter_constraints,
+        "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
+    }
+
+    def __init__(
+        self,
+        *,
+        hidden_sizes=(256, 128),
+        activation="silu",
+        dropout=0.0,
+        spectral_norm=False,
+        reg_alpha=0.01,
+        langevin_steps=10,
+        step_size=0.1,
+        noise_scale=1.0,
+        clamp=None,
+        sampler="mala",
+        replay_buffer_size=10000,
+        reinit_freq=0.05,
+        max_iter=100,
+        batch_size="auto",
+        learning_rate=3e-3,
+        ema_decay=0.99,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        contamination="auto",
+    ):
+        self.hidden_sizes = hidden_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.spectral_norm = spectral_norm
+        self.reg_alpha = reg_alpha
+        self.langevin_steps = langevin_steps
+        self.step_size = step_size
+        self.noise_scale = noise_scale
+        self.clamp = clamp
+        self.sampler = sampler
+        self.replay_buffer_size = replay_buffer_size
+        self.reinit_freq = reinit_freq
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.ema_decay = ema_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.contamination = contamination
+
+    # ------------------------------------------------------------------ checks
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the model to ``X`` and set the outlier threshold ``offset_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; a DataFrame's column names are remembered.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : EBMOutlierDetector
+            The fitted detector.
+        """
+        X = self._fit(X)
+        scores = -self._energy(np.asarray(X, dtype=np.float64))
+        if self.contamination == "auto":
+            median = np.median(scores)
+            spread = 1.4826 * np.median(np.abs(scores - median))
+            self.offset_ = float(median - _AUTO_ROBUST_Z * spread)
+        else:
+            self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
+        return self
+
+    def decision_function(self, X):
+        """``score_samples(X) - offset_``: negative for outliers, positive for inliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """+1 for inliers, -1 for outliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), dtype int
+        """
+        return np.where(self.decision_function(X) < 0, -1, 1)
