@@ -12,6 +12,7 @@ from ._network import (
     build_energy_network,
 )
 from ._outlier import EBMOutlierDetector
+from ._partition import ais_log_partition
 from ._replay import ReplayBuffer
 from ._sampling import energy, langevin_sample
 
@@ -25,6 +26,7 @@ __all__ = [
     "EnergyMLP",
     "GaussianBaseEnergy",
     "ReplayBuffer",
+    "ais_log_partition",
     "build_energy_head",
     "build_energy_network",
     "contrastive_divergence_loss",

@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._device import resolve_device
 from ._network import ACTIVATIONS, EnergyMLP, GaussianBaseEnergy
+from ._partition import ais_log_partition
 from ._replay import ReplayBuffer
 from ._training import LangevinSettings, draw_negatives, train_epoch, validation_score
 from ._whitening import fit_whitening
@@ -365,6 +366,8 @@ class BaseEnergyModel(BaseEstimator):
 
     def _store_fitted(self, state, losses, gaps, scores, best_score):
         continuing = state["continuing"]
+        # A new network invalidates the cached partition function.
+        self.log_partition_ = self.log_partition_stderr_ = None
         self.network_ = state["model"].network.eval()
         self.device_ = state["device"]
         self.whitening_ = state["whitening"]
@@ -419,6 +422,61 @@ class BaseEnergyModel(BaseEstimator):
                 z = self._whitened(X[start:stop]).to(self.device_)
                 out[start:stop] = model(z)[:, 0].cpu().double().numpy()
         return out - self.whitening_.log_det
+
+    def log_partition(self, *, n_chains=512, n_temperatures="auto", random_state=None):
+        """Estimate the model's log partition function by annealed importance sampling.
+
+        ``log Z = log integral exp(-E(x)) dx`` over the whole space, in the
+        units of the data passed to ``fit``, so that
+        ``score_samples(X) - log Z`` is a normalized log-density. The energy
+        is ``f(z) + ||z||^2 / 2`` in whitened coordinates, so the standard
+        normal is a natural base: chains anneal from it to ``exp(-E)`` along
+        the geometric path ``||z||^2 / 2 + beta * f(z)`` with
+        Metropolis-adjusted Langevin moves (Neal 2001); see
+        :func:`sklearn_ebm.ais_log_partition`. ``exp(-E)`` is always
+        integrable, since ``f`` grows at most linearly.
+
+        The first call of :meth:`EnergyBasedModel.score` caches the estimate
+        with the default settings in ``log_partition_`` (and its standard
+        error in ``log_partition_stderr_``).
+
+        Parameters
+        ----------
+        n_chains : int, default=512
+            Independent annealing chains.
+        n_temperatures : int or "auto", default="auto"
+            Intermediate distributions; "auto" is ``max(256, 16 * n_features_in_)``.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the chains; None uses the estimator's ``random_state``.
+
+        Returns
+        -------
+        log_z : float
+            The estimate.
+        stderr : float
+            Its standard error.
+        """
+        check_is_fitted(self)
+        if n_temperatures == "auto":
+            n_temperatures = max(256, 16 * self.n_features_in_)
+        for name, value in (("n_chains", n_chains), ("n_temperatures", n_temperatures)):
+            if not isinstance(value, Integral) or isinstance(value, bool) or value < 2:
+                raise ValueError(f"{name} must be an integer >= 2, got {value!r}.")
+        seed = _torch_seed(self.random_state if random_state is None else random_state)
+        generator = torch.Generator(device=self.device_).manual_seed(seed)
+        return ais_log_partition(
+            self._model(),
+            self.n_features_in_,
+            n_chains=n_chains,
+            n_temperatures=n_temperatures,
+            generator=generator,
+            device=self.device_,
+        )
+
+    def _cached_log_partition(self):
+        if getattr(self, "log_partition_", None) is None:
+            self.log_partition_, self.log_partition_stderr_ = self.log_partition()
+        return self.log_partition_
 
     def feature_contributions(self, X, n_steps=32):
         """Split each row's energy above the training mean among its features.

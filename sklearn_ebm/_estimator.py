@@ -145,7 +145,16 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
     """
 
     def score(self, X, y=None):
-        """Mean of :meth:`score_samples` over the rows of ``X``.
+        """Mean normalized log-likelihood of the rows of ``X``.
+
+        ``mean(score_samples(X)) - log_partition_``: unlike
+        :meth:`score_samples`, which is ``-E(x)`` up to the constant ``log Z``,
+        this is a log-likelihood in nats, in the units of the data passed to
+        ``fit``, comparable across models and with other density estimators
+        (``GridSearchCV`` without ``scoring`` uses it). ``log Z`` is an
+        estimate (annealed importance sampling, see :meth:`log_partition`)
+        computed on the first call and cached; its standard error is
+        ``log_partition_stderr_``.
 
         Parameters
         ----------
@@ -157,5 +166,4 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         -------
         float
         """
-        return float(np.mean(self.score_samples(X)))
-
+        return float(np.mean(self.score_samples(X))) - self._cached_log_partition()
