@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._device import resolve_device
 from ._network import ACTIVATIONS, EnergyMLP, GaussianBaseEnergy
 from ._partition import ais_log_partition
+from ._progress import EpochReporter
 from ._replay import ReplayBuffer
 from ._training import LangevinSettings, draw_negatives, train_epoch, validation_score
 from ._whitening import fit_whitening
@@ -321,46 +322,57 @@ class BaseEnergyModel(BaseEstimator):
 
         losses, gaps, scores = [], [], []
         best_score, best_weights, since_best = -math.inf, None, 0
-        for epoch in range(self.max_iter):
-            stats = train_epoch(
-                model,
-                state["optimizer"],
-                data,
-                state["buffer"],
-                batch_size=batch_size,
-                langevin=langevin,
-                reg_alpha=self.reg_alpha,
-                averaged=averaged,
-            )
-            losses.append(stats.loss)
-            gaps.append(stats.energy_gap)
-            scores.append(validation_score(scored, state["monitor"], state["monitor_noise"]))
-            if self.verbose:
-                print(
-                    f"Epoch {epoch + 1}/{self.max_iter}: loss {stats.loss:.4f}, "
-                    f"energy gap {stats.energy_gap:.4f}, monitor score {scores[-1]:.4f}"
-                )
-            if not all(map(math.isfinite, (stats.loss, stats.energy_gap, scores[-1]))):
-                raise FloatingPointError(
-                    f"Training diverged at epoch {epoch + 1} (non-finite loss or energies); "
-                    "lower learning_rate or step_size, or raise reg_alpha."
-                )
-            if scores[-1] > best_score + self.tol:
-                best_score, since_best = scores[-1], 0
-                best_weights = copy.deepcopy(scored.network.state_dict())
+        reporter = EpochReporter(self.verbose, self.max_iter)
+        try:
+            for epoch in range(self.max_iter):
+                try:
+                    stats = train_epoch(
+                        model,
+                        state["optimizer"],
+                        data,
+                        state["buffer"],
+                        batch_size=batch_size,
+                        langevin=langevin,
+                        reg_alpha=self.reg_alpha,
+                        averaged=averaged,
+                    )
+                except KeyboardInterrupt:
+                    if not losses:
+                        raise
+                    warnings.warn(
+                        f"fit was interrupted during epoch {epoch + 1}; the model keeps the "
+                        f"weights of epoch {len(losses)}"
+                        + (" (the best so far)." if self.early_stopping else "."),
+                        UserWarning,
+                    )
+                    break
+                losses.append(stats.loss)
+                gaps.append(stats.energy_gap)
+                scores.append(validation_score(scored, state["monitor"], state["monitor_noise"]))
+                reporter.update(epoch, stats, scores[-1])
+                if not all(map(math.isfinite, (stats.loss, stats.energy_gap, scores[-1]))):
+                    raise FloatingPointError(
+                        f"Training diverged at epoch {epoch + 1} (non-finite loss or energies); "
+                        "lower learning_rate or step_size, or raise reg_alpha."
+                    )
+                if scores[-1] > best_score + self.tol:
+                    best_score, since_best = scores[-1], 0
+                    best_weights = copy.deepcopy(scored.network.state_dict())
+                else:
+                    since_best += 1
+                last_weights = copy.deepcopy(scored.network.state_dict())
+                if self.early_stopping and since_best >= self.n_iter_no_change:
+                    break
             else:
-                since_best += 1
-            if self.early_stopping and since_best >= self.n_iter_no_change:
-                break
-        else:
-            if since_best < self.n_iter_no_change:
-                warnings.warn(
-                    f"Stopped at max_iter={self.max_iter} epochs while the fit was still "
-                    "improving; raise max_iter for a better model.",
-                    ConvergenceWarning,
-                )
-        if self.early_stopping:
-            scored.network.load_state_dict(best_weights)
+                if since_best < self.n_iter_no_change:
+                    warnings.warn(
+                        f"Stopped at max_iter={self.max_iter} epochs while the fit was still "
+                        "improving; raise max_iter for a better model.",
+                        ConvergenceWarning,
+                    )
+        finally:
+            reporter.close()
+        scored.network.load_state_dict(best_weights if self.early_stopping else last_weights)
         state["model"] = scored
         self._store_fitted(state, losses, gaps, scores, best_score)
 

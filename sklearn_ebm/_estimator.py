@@ -92,7 +92,9 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         results and leaves torch's and numpy's global generators untouched;
         None draws a seed from numpy's global generator.
     verbose : int, default=0
-        Print a line per epoch when > 0.
+        0 prints nothing; 1 shows a progress bar over epochs with the loss and
+        energy gap (tqdm, on stderr; plain lines without tqdm); 2 prints a
+        line per epoch.
     warm_start : bool, default=False
         Continue from the fitted network, optimizer, replay buffer and
         whitening on the next ``fit`` instead of starting over.

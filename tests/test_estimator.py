@@ -39,11 +39,14 @@ def test_is_a_density_estimator():
     assert EnergyBasedModel.score is not DensityMixin.score
 
 
-def test_score_is_mean_of_score_samples(fitted_model, X_small):
+def test_score_is_normalized_mean_of_score_samples(fitted_model, X_small):
+    # The estimator's own score runs (DensityMixin's returns None): the mean
+    # log-likelihood, score_samples less the estimated log partition function.
     score = fitted_model.score(X_small)
     assert isinstance(score, float)
     assert np.isfinite(score)
-    assert score == pytest.approx(np.mean(fitted_model.score_samples(X_small)), rel=1e-12)
+    expected = np.mean(fitted_model.score_samples(X_small)) - fitted_model.log_partition_
+    assert score == pytest.approx(expected, rel=1e-12)
     assert fitted_model.score(X_small, y=np.zeros(len(X_small))) == score
 
 
@@ -428,7 +431,7 @@ def test_large_validation_fraction(make_model, fraction):
 
 
 def test_verbose_prints_epochs(make_model, X_small, capsys):
-    make_model(verbose=1, max_iter=2).fit(X_small)
+    make_model(verbose=2, max_iter=2).fit(X_small)
     out = capsys.readouterr().out
     assert "Epoch 1/2" in out and "Epoch 2/2" in out
     make_model(verbose=0, max_iter=2).fit(X_small)
@@ -451,7 +454,7 @@ def test_pipeline_with_scaler(make_model, X_small):
     assert scores.shape == (len(X_small),)
     manual = make_model().fit(StandardScaler().fit_transform(X_small))
     np.testing.assert_allclose(scores, manual.score_samples(StandardScaler().fit(X_small).transform(X_small)), rtol=1e-6)
-    assert pipe.score(X_small) == pytest.approx(scores.mean())
+    assert pipe.score(X_small) == pytest.approx(scores.mean() - pipe[-1].log_partition_)
     assert isinstance(pipe, Pipeline)
 
 
