@@ -13,6 +13,7 @@ from ._network import (
 )
 from ._outlier import EBMOutlierDetector
 from ._partition import ais_log_partition
+from ._plotting import EnergyLandscapeDisplay, TrainingCurveDisplay
 from ._replay import ReplayBuffer
 from ._sampling import energy, langevin_sample
 
@@ -23,9 +24,11 @@ __all__ = [
     "BaseEnergyModel",
     "EBMOutlierDetector",
     "EnergyBasedModel",
+    "EnergyLandscapeDisplay",
     "EnergyMLP",
     "GaussianBaseEnergy",
     "ReplayBuffer",
+    "TrainingCurveDisplay",
     "ais_log_partition",
     "build_energy_head",
     "build_energy_network",
