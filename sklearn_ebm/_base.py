@@ -322,6 +322,13 @@ class BaseEnergyModel(BaseEstimator):
 
         losses, gaps, scores = [], [], []
         best_score, best_weights, since_best = -math.inf, None, 0
+        # The average starts at the initial weights: until it has seen about
+        # 1 / (1 - ema_decay) optimizer steps its score says little, so those
+        # epochs neither count as candidates nor use up n_iter_no_change.
+        warmup_epochs = 0
+        if averaged is not None:
+            steps_per_epoch = math.ceil(len(data) / batch_size)
+            warmup_epochs = math.ceil(1.0 / (1.0 - self.ema_decay) / steps_per_epoch)
         reporter = EpochReporter(self.verbose, self.max_iter)
         try:
             for epoch in range(self.max_iter):
@@ -355,12 +362,13 @@ class BaseEnergyModel(BaseEstimator):
                         f"Training diverged at epoch {epoch + 1} (non-finite loss or energies); "
                         "lower learning_rate or step_size, or raise reg_alpha."
                     )
+                last_weights = copy.deepcopy(scored.network.state_dict())
+                if epoch + 1 < warmup_epochs:
+                    continue
                 if scores[-1] > best_score + self.tol:
-                    best_score, since_best = scores[-1], 0
-                    best_weights = copy.deepcopy(scored.network.state_dict())
+                    best_score, since_best, best_weights = scores[-1], 0, last_weights
                 else:
                     since_best += 1
-                last_weights = copy.deepcopy(scored.network.state_dict())
                 if self.early_stopping and since_best >= self.n_iter_no_change:
                     break
             else:
@@ -372,7 +380,10 @@ class BaseEnergyModel(BaseEstimator):
                     )
         finally:
             reporter.close()
-        scored.network.load_state_dict(best_weights if self.early_stopping else last_weights)
+        if best_weights is None:  # max_iter ended within the warm-up
+            best_score = scores[-1] if scores else best_score
+        use_best = self.early_stopping and best_weights is not None
+        scored.network.load_state_dict(best_weights if use_best else last_weights)
         state["model"] = scored
         self._store_fitted(state, losses, gaps, scores, best_score)
 

@@ -82,7 +82,9 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
     validation_fraction : float in (0, 1), default=0.1
         Share of the data held out when ``early_stopping``.
     n_iter_no_change : int, default=10
-        Epochs without improvement before stopping.
+        Epochs without improvement before stopping. With ``ema_decay > 0``
+        the first ``1 / (1 - ema_decay)`` optimizer steps are a warm-up of
+        the weight average: those epochs neither count nor become the best.
     tol : float, default=1e-4
         Minimum improvement of the validation score.
     device : "auto", str or torch.device, default="auto"

@@ -389,7 +389,8 @@ def test_early_stopping_stops_and_restores_best(make_model, X_small):
     # After the first epoch (the first candidate) no epoch can improve by
     # tol=1e9: training stops n_iter_no_change epochs later and restores the
     # weights of the first epoch.
-    model = make_model(early_stopping=True, tol=1e9, n_iter_no_change=2, max_iter=10)
+    # Without weight averaging there is no warm-up: epoch 1 is the first candidate.
+    model = make_model(early_stopping=True, tol=1e9, n_iter_no_change=2, max_iter=10, ema_decay=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)  # stopping early is not "unconverged"
         model.fit(X_small)
@@ -397,8 +398,17 @@ def test_early_stopping_stops_and_restores_best(make_model, X_small):
     assert len(model.loss_curve_) == 3
     assert len(model.validation_scores_) == 3
     assert model.best_validation_score_ == model.validation_scores_[0]
-    one_epoch = make_model(early_stopping=True, max_iter=1).fit(X_small)
+    one_epoch = make_model(early_stopping=True, max_iter=1, ema_decay=0.0).fit(X_small)
     np.testing.assert_allclose(model.score_samples(X_small), one_epoch.score_samples(X_small), rtol=1e-6)
+
+
+def test_weight_average_warms_up_before_early_stopping(make_model, X_small):
+    # 72 training rows in batches of 32: 3 steps an epoch, so the average of
+    # ema_decay=0.9 (10 steps) warms up for 4 epochs, which do not count.
+    model = make_model(early_stopping=True, tol=1e9, n_iter_no_change=2, max_iter=20, ema_decay=0.9)
+    model.fit(X_small)
+    assert model.n_iter_ == 4 + 2
+    assert model.best_validation_score_ == model.validation_scores_[3]
 
 
 def test_validation_scores_attributes(make_model, X_small):
