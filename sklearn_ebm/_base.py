@@ -468,7 +468,7 @@ class BaseEnergyModel(BaseEstimator):
         n_chains : int, default=512
             Independent annealing chains.
         n_temperatures : int or "auto", default="auto"
-            Intermediate distributions; "auto" is ``max(256, 16 * n_features_in_)``.
+            Intermediate distributions; "auto" is ``max(256, 8 * n_features_in_)``.
         random_state : int, RandomState instance or None, default=None
             Seeds the chains; None uses the estimator's ``random_state``.
 
@@ -481,7 +481,7 @@ class BaseEnergyModel(BaseEstimator):
         """
         check_is_fitted(self)
         if n_temperatures == "auto":
-            n_temperatures = max(256, 16 * self.n_features_in_)
+            n_temperatures = max(256, 8 * self.n_features_in_)
         for name, value in (("n_chains", n_chains), ("n_temperatures", n_temperatures)):
             if not isinstance(value, Integral) or isinstance(value, bool) or value < 2:
                 raise ValueError(f"{name} must be an integer >= 2, got {value!r}.")
