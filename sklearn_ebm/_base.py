@@ -17,13 +17,14 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._device import resolve_device
 from ._network import ACTIVATIONS, EnergyMLP, GaussianBaseEnergy
 from ._partition import ais_log_partition
 from ._progress import EpochReporter
 from ._replay import ReplayBuffer
+from ._validation import validate_data
 from ._training import LangevinSettings, draw_negatives, train_epoch, validation_score
 from ._whitening import fit_whitening
 
@@ -31,6 +32,11 @@ __all__ = ["BaseEnergyModel"]
 
 # Rows per forward pass at inference: bounds memory on large inputs.
 _INFERENCE_BATCH = 65536
+# Whitened coordinates beyond this are clipped before the network (far
+# outside any data, where only the Gaussian term matters), and energies
+# that overflow float64 are capped at its largest value.
+_NETWORK_INPUT_LIMIT = 1e6
+_MAX_ENERGY = np.finfo(np.float64).max
 # Noise of the denoising score matching criterion, in whitened units.
 _DSM_SIGMA = 0.1
 # sample() runs this many times langevin_steps from the base distribution.
@@ -212,7 +218,20 @@ class BaseEnergyModel(BaseEstimator):
         return self
 
     def _fit(self, X):
-        """Train on ``X``; returns ``X`` as validated (float array)."""
+        """Train on ``X``; returns ``X`` as validated (float array).
+
+        A fit that fails, for whatever reason, leaves the estimator as it was.
+        """
+        saved = {k: vars(self)[k] for k in ("n_features_in_", "feature_names_in_") if k in vars(self)}
+        try:
+            return self._validated_fit(X)
+        except BaseException:
+            vars(self).pop("n_features_in_", None)
+            vars(self).pop("feature_names_in_", None)
+            vars(self).update(saved)
+            raise
+
+    def _validated_fit(self, X):
         self._check_structure_params()
         continuing = self.warm_start and hasattr(self, "network_")
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=not continuing)
@@ -239,6 +258,11 @@ class BaseEnergyModel(BaseEstimator):
             whitening = fit_whitening(X)
             model = GaussianBaseEnergy(self._build_network()).to(device)
         data = torch.as_tensor(whitening.transform(X), dtype=torch.float32, device=device)
+        if not torch.isfinite(data).all():
+            raise ValueError(
+                "X spans too wide a range for float32 arithmetic after whitening; rescale X "
+                "first, for example with sklearn.preprocessing.MaxAbsScaler."
+            )
         validation = None
         if self.early_stopping:
             n_val = max(1, int(math.ceil(self.validation_fraction * len(data))))
@@ -252,7 +276,11 @@ class BaseEnergyModel(BaseEstimator):
         monitor = validation if validation is not None else data[:2048]
         optimizer = torch.optim.Adam(model.network.parameters(), lr=self.learning_rate)
         if continuing and getattr(self, "_optimizer_state", None) is not None:
-            optimizer.load_state_dict(self._optimizer_state)
+            # A copy: Adam updates its state in place, and a failed fit must
+            # not change the fitted model. The current learning_rate applies.
+            optimizer.load_state_dict(copy.deepcopy(self._optimizer_state))
+            for group in optimizer.param_groups:
+                group["lr"] = self.learning_rate
         buffer = self._continued_buffer(device) if continuing else None
         if buffer is None:
             buffer_size = self.replay_buffer_size or 0
@@ -434,17 +462,28 @@ class BaseEnergyModel(BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        return -self._energy(np.asarray(X, dtype=np.float64))
+        return np.negative(self._energy(X))
 
     def _energy(self, X):
-        model = self._model()
+        """Energies in the user's units, float64, computed in bounded batches.
+
+        The Gaussian term is computed in float64 and the network's input is
+        clipped, so points however far from the data get large finite energies.
+        """
+        network = self._model().network
         out = np.empty(X.shape[0], dtype=np.float64)
-        with torch.no_grad():
+        with torch.no_grad(), np.errstate(over="ignore", invalid="ignore"):
             for start in range(0, X.shape[0], _INFERENCE_BATCH):
-                stop = start + _INFERENCE_BATCH
-                z = self._whitened(X[start:stop]).to(self.device_)
-                out[start:stop] = model(z)[:, 0].cpu().double().numpy()
-        return out - self.whitening_.log_det
+                z = self.whitening_.transform(np.asarray(X[start : start + _INFERENCE_BATCH], dtype=np.float64))
+                z_network = torch.as_tensor(
+                    np.clip(z, -_NETWORK_INPUT_LIMIT, _NETWORK_INPUT_LIMIT), dtype=torch.float32, device=self.device_
+                )
+                out[start : start + len(z)] = (
+                    network(z_network)[:, 0].cpu().double().numpy() + 0.5 * np.einsum("ij,ij->i", z, z)
+                )
+            out -= self.whitening_.log_det
+        np.nan_to_num(out, copy=False, nan=_MAX_ENERGY, posinf=_MAX_ENERGY)
+        return out
 
     def log_partition(self, *, n_chains=512, n_temperatures="auto", random_state=None):
         """Estimate the model's log partition function by annealed importance sampling.
@@ -530,23 +569,22 @@ class BaseEnergyModel(BaseEstimator):
         check_is_fitted(self)
         index = getattr(X, "index", None)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        X = np.asarray(X, dtype=np.float64)
         nodes, weights = np.polynomial.legendre.leggauss(int(n_steps))
         nodes = torch.as_tensor((nodes + 1) / 2, dtype=torch.float32, device=self.device_)
         weights = torch.as_tensor(weights / 2, dtype=torch.float32, device=self.device_)
         forward_t = torch.as_tensor(self.whitening_.forward.T, dtype=torch.float32, device=self.device_)
         model = self._model()
         rows_per_batch = max(1, _INFERENCE_BATCH // len(nodes))
-        out = np.empty_like(X)
+        out = np.empty(X.shape, dtype=np.float64)
         with torch.no_grad():
             for start in range(0, X.shape[0], rows_per_batch):
-                stop = start + rows_per_batch
-                z = self._whitened(X[start:stop]).to(self.device_)
+                rows = np.asarray(X[start : start + rows_per_batch], dtype=np.float64)
+                z = self._whitened(rows).to(self.device_)
                 path = (nodes[:, None, None] * z).reshape(-1, z.shape[1])
                 _, grad = model.energy_and_grad(path)
                 mean_grad = (weights[:, None, None] * grad.reshape(len(nodes), *z.shape)).sum(0)
-                out[start:stop] = (mean_grad @ forward_t).cpu().double().numpy()
-        out *= X - self.whitening_.mean
+                out[start : start + len(rows)] = (mean_grad @ forward_t).cpu().double().numpy()
+                out[start : start + len(rows)] *= rows - self.whitening_.mean
         if hasattr(self, "feature_names_in_"):
             import pandas as pd
 

@@ -148,7 +148,7 @@ loss_curve_, energy_gap_curve_, validation_scores_, best_validation_score_
             The fitted detector.
         """
         X = self._fit(X)
-        scores = -self._energy(np.asarray(X, dtype=np.float64))
+        scores = np.negative(self._energy(X))
         if self.contamination == "auto":
             median = np.median(scores)
             spread = 1.4826 * np.median(np.abs(scores - median))

@@ -10,6 +10,8 @@ __all__ = ["Whitening", "fit_whitening"]
 # Smallest eigenvalue kept, in units of a standardized feature's variance:
 # constant and collinear directions get a finite, large scale instead of 1/0.
 _EIGENVALUE_FLOOR = 1e-3
+# Columns whose standard deviation is below this are constant.
+_SCALE_FLOOR = 1e-300
 
 
 @dataclass
@@ -41,10 +43,20 @@ def fit_whitening(X):
     ``1e-3``. Whitened data has about zero mean and identity covariance,
     which is what the model's N(0, I) base and its Langevin step size assume.
     """
-    mean = X.mean(axis=0)
-    scale = X.std(axis=0)
-    scale[~(scale > 0) | ~np.isfinite(scale)] = 1.0
-    standardized = (X - mean) / scale
+    # Columns are divided by their largest magnitude first, so that values
+    # near the float64 limit neither overflow the variance nor look like inf.
+    magnitude = np.max(np.abs(X), axis=0)
+    magnitude[~(magnitude > 0)] = 1.0
+    unit = X / magnitude
+    unit_mean = unit.mean(axis=0)
+    unit_scale = unit.std(axis=0)
+    mean = unit_mean * magnitude
+    scale = unit_scale * magnitude
+    constant = ~(scale > _SCALE_FLOOR) | ~np.isfinite(scale)
+    scale[constant] = 1.0
+    unit_scale[constant] = 1.0
+    standardized = (unit - unit_mean) / unit_scale
+    standardized[:, constant] = 0.0
     if X.shape[0] > 1:
         covariance = ledoit_wolf(standardized, assume_centered=True)[0]
     else:
