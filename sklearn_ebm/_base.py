@@ -222,38 +222,74 @@ class BaseEnergyModel(BaseEstimator):
 
         A fit that fails, for whatever reason, leaves the estimator as it was.
         """
+        return self._keeping_state_on_failure(self._validated_fit, X)
+
+    def _validated_fit(self, X, partial=False):
+        self._check_structure_params()
+        fitted = hasattr(self, "network_")
+        continuing = fitted and (partial or self.warm_start)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=not continuing)
+        early_stopping = self.early_stopping and not partial
+        if early_stopping and X.shape[0] < 2:
+            raise ValueError(
+                "early_stopping needs at least 2 rows (one to validate on), got "
+                "1 sample; pass more data or early_stopping=False."
+            )
+        device = self.device_ if continuing else resolve_device(self.device)
+        seed = _torch_seed(self.random_state)
+        if partial and fitted:
+            # Each call draws fresh minibatches and noise, reproducibly.
+            seed = (seed + self.n_iter_) % np.iinfo(np.int32).max
+        with isolated_rng(device, seed):
+            state = self._fit_state(X, device, continuing, early_stopping)
+            self._run_epochs(state, 1 if partial else self.max_iter, early_stopping)
+        return X
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """One epoch over ``X``, continuing from the current state.
+
+        The network, the optimizer's state and the replay buffer carry over
+        between calls, so a stream of chunks (or
+        ``dask_ml.wrappers.Incremental``) trains one model. The whitening is
+        fitted on the first chunk and kept: make the first chunk
+        representative (or scale the data upstream). There is no early
+        stopping: every call runs one epoch and ``validation_scores_`` is None.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        self._keeping_state_on_failure(self._validated_fit, X, partial=True)
+        return self
+
+    def _keeping_state_on_failure(self, train, X, **kwargs):
+        # Fitted state is only stored once training succeeds; what
+        # validate_data sets before that is put back on any failure.
         saved = {k: vars(self)[k] for k in ("n_features_in_", "feature_names_in_") if k in vars(self)}
         try:
-            return self._validated_fit(X)
+            return train(X, **kwargs)
         except BaseException:
             vars(self).pop("n_features_in_", None)
             vars(self).pop("feature_names_in_", None)
             vars(self).update(saved)
             raise
 
-    def _validated_fit(self, X):
-        self._check_structure_params()
-        continuing = self.warm_start and hasattr(self, "network_")
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=not continuing)
-        if self.early_stopping and X.shape[0] < 2:
-            raise ValueError(
-                "early_stopping needs at least 2 rows (one to validate on), got "
-                "1 sample; pass more data or early_stopping=False."
-            )
-        device = resolve_device(self.device)
-        seed = _torch_seed(self.random_state)
-        with isolated_rng(device, seed):
-            state = self._fit_state(X, device, continuing)
-            self._run_epochs(state)
-        return X
-
-    def _fit_state(self, X, device, continuing):
+    def _fit_state(self, X, device, continuing, early_stopping):
         """Everything training needs, fresh or taken over from the fitted model."""
         X = np.asarray(X, dtype=np.float64)
         if continuing:
             whitening = self.whitening_
             # A copy, so that a fit that fails leaves the fitted model intact.
             model = GaussianBaseEnergy(copy.deepcopy(self.network_)).to(device)
+            # Training continues from the trained weights, not their average.
+            model.network.load_state_dict(self._training_weights)
         else:
             whitening = fit_whitening(X)
             model = GaussianBaseEnergy(self._build_network()).to(device)
@@ -264,7 +300,7 @@ class BaseEnergyModel(BaseEstimator):
                 "first, for example with sklearn.preprocessing.MaxAbsScaler."
             )
         validation = None
-        if self.early_stopping:
+        if early_stopping:
             n_val = max(1, int(math.ceil(self.validation_fraction * len(data))))
             if n_val >= len(data):
                 raise ValueError(
@@ -337,7 +373,7 @@ class BaseEnergyModel(BaseEstimator):
             return min(256, max(16, n_train // 10))
         return self.batch_size
 
-    def _run_epochs(self, state):
+    def _run_epochs(self, state, max_epochs, early_stopping):
         model, data = state["model"], state["data"]
         langevin = self._langevin_settings(state["whitening"], state["device"])
         batch_size = min(self._batch_size(len(data)), len(data))
@@ -346,6 +382,10 @@ class BaseEnergyModel(BaseEstimator):
             averaged = AveragedModel(
                 model.network, multi_avg_fn=get_ema_multi_avg_fn(self.ema_decay), use_buffers=True
             )
+            if state["continuing"]:
+                # ... and the average continues from the fitted one.
+                averaged.module.load_state_dict(self.network_.state_dict())
+                averaged.n_averaged.fill_(1)
         scored = GaussianBaseEnergy(averaged.module if averaged is not None else model.network)
 
         losses, gaps, scores = [], [], []
@@ -357,9 +397,9 @@ class BaseEnergyModel(BaseEstimator):
         if averaged is not None:
             steps_per_epoch = math.ceil(len(data) / batch_size)
             warmup_epochs = math.ceil(1.0 / (1.0 - self.ema_decay) / steps_per_epoch)
-        reporter = EpochReporter(self.verbose, self.max_iter)
+        reporter = EpochReporter(self.verbose, max_epochs)
         try:
-            for epoch in range(self.max_iter):
+            for epoch in range(max_epochs):
                 try:
                     stats = train_epoch(
                         model,
@@ -377,7 +417,7 @@ class BaseEnergyModel(BaseEstimator):
                     warnings.warn(
                         f"fit was interrupted during epoch {epoch + 1}; the model keeps the "
                         f"weights of epoch {len(losses)}"
-                        + (" (the best so far)." if self.early_stopping else "."),
+                        + (" (the best so far)." if early_stopping else "."),
                         UserWarning,
                     )
                     break
@@ -397,10 +437,10 @@ class BaseEnergyModel(BaseEstimator):
                     best_score, since_best, best_weights = scores[-1], 0, last_weights
                 else:
                     since_best += 1
-                if self.early_stopping and since_best >= self.n_iter_no_change:
+                if early_stopping and since_best >= self.n_iter_no_change:
                     break
             else:
-                if since_best < self.n_iter_no_change:
+                if since_best < self.n_iter_no_change and max_epochs == self.max_iter:
                     warnings.warn(
                         f"Stopped at max_iter={self.max_iter} epochs while the fit was still "
                         "improving; raise max_iter for a better model.",
@@ -410,16 +450,17 @@ class BaseEnergyModel(BaseEstimator):
             reporter.close()
         if best_weights is None:  # max_iter ended within the warm-up
             best_score = scores[-1] if scores else best_score
-        use_best = self.early_stopping and best_weights is not None
+        use_best = early_stopping and best_weights is not None
         scored.network.load_state_dict(best_weights if use_best else last_weights)
-        state["model"] = scored
-        self._store_fitted(state, losses, gaps, scores, best_score)
+        state["model"], state["trained_network"] = scored, model.network
+        self._store_fitted(state, losses, gaps, scores, best_score if early_stopping else None)
 
     def _store_fitted(self, state, losses, gaps, scores, best_score):
         continuing = state["continuing"]
         # A new network invalidates the cached partition function.
         self.log_partition_ = self.log_partition_stderr_ = None
         self.network_ = state["model"].network.eval()
+        self._training_weights = copy.deepcopy(state["trained_network"].state_dict())
         self.device_ = state["device"]
         self.whitening_ = state["whitening"]
         self._optimizer_state = state["optimizer"].state_dict()
@@ -427,7 +468,7 @@ class BaseEnergyModel(BaseEstimator):
         self.n_iter_ = len(losses) + (self.n_iter_ if continuing else 0)
         self.loss_curve_ = (self.loss_curve_ if continuing else []) + losses
         self.energy_gap_curve_ = (self.energy_gap_curve_ if continuing else []) + gaps
-        if self.early_stopping:
+        if best_score is not None:
             self.validation_scores_ = (
                 (self.validation_scores_ or []) if continuing else []
             ) + scores
@@ -641,6 +682,7 @@ class BaseEnergyModel(BaseEstimator):
             }
             state["_replay_buffer"] = ReplayBuffer(self._replay_buffer.chains.cpu(), self._replay_buffer.reinit_freq)
             state["_optimizer_state"] = _to_cpu(self._optimizer_state)
+            state["_training_weights"] = _to_cpu(self._training_weights)
         return state
 
     def __setstate__(self, state):

@@ -127,7 +127,9 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         also a candidate), whose weights the model holds.
 
     Methods beyond scikit-learn's density API: :meth:`sample` draws from the
-    model, :meth:`feature_contributions` explains a row's energy by feature.
+    model, :meth:`feature_contributions` explains a row's energy by feature,
+    :meth:`log_partition` estimates ``log Z``, and :meth:`partial_fit` trains
+    on a stream of chunks.
 
     See Also
     --------

@@ -315,9 +315,10 @@ def test_refit_on_new_feature_count(make_model, X_small):
 
 
 def test_warm_start_continues_training(make_model, X_small):
+    # Training continues from the trained weights (network_ holds their average).
     model = make_model(warm_start=True, max_iter=2).fit(X_small)
     assert model.n_iter_ == 2
-    end_of_first = {k: v.detach().clone() for k, v in model.network_.state_dict().items()}
+    end_of_first = {k: v.detach().clone() for k, v in model._training_weights.items()}
     first_curve = list(model.loss_curve_)
 
     start_of_second = []
