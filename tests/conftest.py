@@ -52,6 +52,11 @@ def fitted_model(make_model, X_small):
 
 
 def pytest_configure(config):
+    # The suite's networks are tiny: one intra-op thread is faster than
+    # several, and leaves the second core to GridSearchCV(n_jobs=2) workers.
+    import torch
+
+    torch.set_num_threads(1)
     # The tiny max_iter used throughout stops training "while still improving";
     # the warning itself is tested explicitly in test_estimator.py.
     config.addinivalue_line(
