@@ -7,6 +7,7 @@ product per layer, no autograd graph). Langevin sampling calls it at every
 step, so it is the hot path of training.
 """
 
+import functools
 import math
 
 import torch
@@ -402,11 +403,15 @@ class GaussianBaseEnergy(nn.Module):
 
     def energy_and_grad(self, x):
         """Energies and input gradients; see :meth:`EnergyMLP.energy_and_grad`."""
-        if hasattr(self.network, "energy_and_grad"):
-            energies, grad = self.network.energy_and_grad(x)
-        else:
-            energies, grad = _autograd_energy_and_grad(self.network, x)
+        energies, grad = energy_and_grad_of(self.network)(x)
         return energies + 0.5 * x.square().sum(dim=1, keepdim=True), grad + x
+
+
+def energy_and_grad_of(energy_fn):
+    """``energy_fn.energy_and_grad`` when it has one (computed by hand), else autograd's."""
+    if hasattr(energy_fn, "energy_and_grad"):
+        return energy_fn.energy_and_grad
+    return functools.partial(_autograd_energy_and_grad, energy_fn)
 
 
 def _autograd_energy_and_grad(energy_fn, x):

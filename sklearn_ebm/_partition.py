@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from ._network import _autograd_energy_and_grad
+from ._network import energy_and_grad_of
 
 __all__ = ["ais_log_partition", "sigmoid_schedule"]
 
@@ -68,12 +68,7 @@ def ais_log_partition(
         method). In expectation the estimate errs low (Jensen), so it is a
         stochastic lower bound.
     """
-    if hasattr(energy_fn, "energy_and_grad"):
-        energy_and_grad = energy_fn.energy_and_grad
-    else:
-        def energy_and_grad(z):
-            return _autograd_energy_and_grad(energy_fn, z)
-
+    energy_and_grad = energy_and_grad_of(energy_fn)
     def excess_and_grad(z):
         # E(z) - ||z||^2 / 2 and its gradient: what the path scales by beta.
         energies, grad = energy_and_grad(z)

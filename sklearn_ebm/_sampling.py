@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch.nn.utils import parametrize
 
-from ._network import EnergyMLP, GaussianBaseEnergy, _autograd_energy_and_grad, _MLPKernel
+from ._network import EnergyMLP, GaussianBaseEnergy, energy_and_grad_of, _MLPKernel
 
 __all__ = ["energy", "langevin_sample", "langevin_chain", "mala_chain", "clamp_projection"]
 
@@ -333,11 +333,7 @@ def langevin_sample(
         x = torch.rand((batch_size, input_size), generator=generator, device=device, dtype=dtype)
     else:
         x = init.detach().to(device=device, dtype=dtype).clone()
-    if hasattr(energy_fn, "energy_and_grad"):
-        energy_and_grad = energy_fn.energy_and_grad
-    else:
-        def energy_and_grad(z):
-            return _autograd_energy_and_grad(energy_fn, z)
+    energy_and_grad = energy_and_grad_of(energy_fn)
     with torch.no_grad(), parametrize.cached():
         return langevin_chain(
             energy_and_grad,
