@@ -100,19 +100,6 @@ def _ones_like_scalar(t):
     return one
 
 
-def _pure(inplace):
-    def act(a):
-        return inplace(a.clone(), torch.empty_like(a))
-
-    act.__name__ = inplace.__name__.rstrip("_")
-    act.__doc__ = "``(activation, derivative)`` of ``a``, as new tensors."
-    return act
-
-
-_silu, _relu, _gelu, _tanh, _elu, _leaky_relu, _softplus = map(
-    _pure, (_silu_, _relu_, _gelu_, _tanh_, _elu_, _leaky_relu_, _softplus_)
-)
-
 # name -> in-place helper: activation over the pre-activation, derivative into a buffer.
 _ACTIVATIONS_INPLACE = {
     "silu": _silu_,
@@ -125,15 +112,15 @@ _ACTIVATIONS_INPLACE = {
 }
 
 
-# name -> (module class, function returning (activation, derivative)).
+# name -> factory of the activation module; _ACTIVATIONS_INPLACE has its derivative.
 ACTIVATIONS = {
-    "silu": (nn.SiLU, _silu),
-    "relu": (nn.ReLU, _relu),
-    "gelu": (nn.GELU, _gelu),
-    "tanh": (nn.Tanh, _tanh),
-    "elu": (nn.ELU, _elu),
-    "leaky_relu": (lambda: nn.LeakyReLU(_LEAKY_SLOPE), _leaky_relu),
-    "softplus": (nn.Softplus, _softplus),
+    "silu": nn.SiLU,
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "elu": nn.ELU,
+    "leaky_relu": lambda: nn.LeakyReLU(_LEAKY_SLOPE),
+    "softplus": nn.Softplus,
 }
 
 
@@ -197,7 +184,7 @@ class EnergyMLP(nn.Module):
         self.activation = activation
         self.dropout = float(dropout)
         self.spectral_norm = bool(spectral_norm)
-        make_activation = ACTIVATIONS[activation][0]
+        make_activation = ACTIVATIONS[activation]
         layers = []
         width = self.input_size
         for hidden in self.hidden_sizes:
