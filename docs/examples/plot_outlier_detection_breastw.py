@@ -9,9 +9,13 @@ with the malignant tumours as the outliers to find. Labels never reach
 precision next to IsolationForest's from the same run, then the features that
 contribute most to the energy of the rows the detector finds most unusual.
 
-Run it with ``python docs/examples/outlier_detection_breastw.py``.
+Run it with ``python docs/examples/plot_outlier_detection_breastw.py``.
 """
 
+# %%
+# Fit the detector and a baseline
+# -------------------------------
+import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score, roc_auc_score
@@ -28,6 +32,11 @@ X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratif
 detector = EBMOutlierDetector(contamination=0.35, random_state=0).fit(X_train)
 forest = IsolationForest(random_state=0).fit(X_train)
 
+# %%
+# Rank the test rows
+# ------------------
+# Both detectors score rows (lower = more unusual); ROC-AUC and average
+# precision grade the ranking against the labels.
 print(f"{'detector':<20}{'ROC-AUC':>9}{'avg precision':>15}")
 for name, model in [("EBMOutlierDetector", detector), ("IsolationForest", forest)]:
     outlier_score = -model.score_samples(X_test)
@@ -40,7 +49,12 @@ flagged = detector.predict(X_test) == -1
 print(f"\npredict() flags {flagged.sum()} of {len(X_test)} test rows; "
       f"{y_test[flagged].mean():.0%} of those are malignant.")
 
-# The five most unusual test rows and the features behind their energy.
+# %%
+# Why a row is unusual
+# --------------------
+# The five most unusual test rows and the features behind their energy:
+# :meth:`~sklearn_ebm.EBMOutlierDetector.feature_contributions` splits a
+# row's energy above the training mean among the features.
 order = np.argsort(detector.score_samples(X_test))[:5]
 contributions = detector.feature_contributions(X_test.iloc[order])
 print("\nMost unusual test rows: energy above the training mean, and its top features")
@@ -49,3 +63,20 @@ for (row, values), energy in zip(contributions.iterrows(), contributions.sum(axi
     label = "malignant" if y_test.loc[row] else "benign"
     features = ", ".join(f"{name}={X_test.loc[row, name]:.0f} ({share:+.1f})" for name, share in top.items())
     print(f"  row {row:3d} ({label}): {energy:6.1f} = {features}, ...")
+
+# %%
+# Where the threshold lies
+# ------------------------
+# The decision function of every test row by its true label: predict() flags
+# the rows below zero, the threshold that ``contamination`` set on the training data.
+scores = detector.decision_function(X_test)
+fig, ax = plt.subplots(figsize=(7, 3.5))
+bins = np.linspace(scores.min(), scores.max(), 40)
+ax.hist(scores[y_test.to_numpy() == 0], bins=bins, alpha=0.6, label="benign")
+ax.hist(scores[y_test.to_numpy() == 1], bins=bins, alpha=0.6, label="malignant")
+ax.axvline(0.0, color="black", linestyle="--", label="threshold (offset_)")
+ax.set_xlabel("decision_function (negative = outlier)")
+ax.set_ylabel("test rows")
+ax.legend()
+fig.tight_layout()
+plt.show()
