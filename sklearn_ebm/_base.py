@@ -647,7 +647,7 @@ class BaseEnergyModel(BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_features_in_)
+        ndarray of shape (n_samples, `n_features_in_`)
             Samples in the units of the data passed to ``fit``.
         """
         check_is_fitted(self)

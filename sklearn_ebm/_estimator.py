@@ -34,6 +34,11 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
     - **Early stopping** on held-out denoising score matching, which needs
       no partition function; the best weights are restored.
 
+    Methods beyond scikit-learn's density API: :meth:`sample` draws from the
+    model, :meth:`feature_contributions` explains a row's energy by feature,
+    :meth:`log_partition` estimates ``log Z``, and :meth:`partial_fit` trains
+    on a stream of chunks.
+
     Parameters
     ----------
     hidden_sizes : tuple of int, default=(256, 128)
@@ -111,7 +116,7 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         The map from the user's units to whitened coordinates.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X had string column names.
     n_iter_ : int
         Epochs run.
@@ -125,11 +130,6 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
     best_validation_score_ : float or None
         Best of ``validation_scores_`` (or of the untrained model, which is
         also a candidate), whose weights the model holds.
-
-    Methods beyond scikit-learn's density API: :meth:`sample` draws from the
-    model, :meth:`feature_contributions` explains a row's energy by feature,
-    :meth:`log_partition` estimates ``log Z``, and :meth:`partial_fit` trains
-    on a stream of chunks.
 
     See Also
     --------

@@ -112,7 +112,8 @@ _ACTIVATIONS_INPLACE = {
 }
 
 
-# name -> factory of the activation module; _ACTIVATIONS_INPLACE has its derivative.
+# _ACTIVATIONS_INPLACE has the derivative of each.
+#: The activations of the energy network: name -> factory of its torch module.
 ACTIVATIONS = {
     "silu": nn.SiLU,
     "relu": nn.ReLU,

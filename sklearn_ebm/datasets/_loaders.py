@@ -40,8 +40,11 @@ def load_breastw(*, return_X_y=False, as_frame=False):
 
     Returns
     -------
-    data : Bunch with ``data``, ``target`` (1 = malignant, the outliers),
-        ``feature_names`` and ``DESCR``; or ``(X, y)`` if ``return_X_y``.
+    data : :class:`~sklearn.utils.Bunch`
+        With ``data`` (ndarray or DataFrame of shape (683, 9)), ``target``
+        (1 = malignant, the outliers), ``feature_names`` and ``DESCR``.
+    (X, y) : tuple
+        Returned instead of the Bunch when ``return_X_y`` is True.
 
     Examples
     --------
