@@ -671,26 +671,43 @@ class BaseEnergyModel(BaseEstimator):
     # ------------------------------------------------------------ persistence
 
     def __getstate__(self):
-        # Modules are stored as CPU state dicts with their build arguments:
-        # spectrally normalized modules do not pickle, and a model fitted on
-        # a GPU must load on a machine without one.
+        # The state holds numpy arrays and plain Python types, no torch
+        # objects: spectrally normalized modules do not pickle, a model fitted
+        # on a GPU must load on a machine without one, and skops.io stores
+        # such a state securely, trusting only the estimator's own class.
+        # Modules are stored as their build arguments and state dicts, the
+        # device by its name, the whitening and replay buffer as dicts.
+        from . import __version__
+
         state = dict(super().__getstate__())
+        state["_sklearn_ebm_version"] = __version__
         if "network_" in state:
             state["network_"] = {
                 "config": self.network_.config(),
-                "state_dict": _to_cpu(self.network_.state_dict()),
+                "state_dict": _to_numpy(self.network_.state_dict()),
             }
-            state["_replay_buffer"] = ReplayBuffer(self._replay_buffer.chains.cpu(), self._replay_buffer.reinit_freq)
-            state["_optimizer_state"] = _to_cpu(self._optimizer_state)
-            state["_training_weights"] = _to_cpu(self._training_weights)
+            state["device_"] = str(self.device_)
+            state["whitening_"] = dict(vars(self.whitening_))
+            state["_replay_buffer"] = {
+                "chains": _to_numpy(self._replay_buffer.chains),
+                "reinit_freq": self._replay_buffer.reinit_freq,
+            }
+            state["_optimizer_state"] = _to_numpy(self._optimizer_state)
+            state["_training_weights"] = _to_numpy(self._training_weights)
         return state
 
     def __setstate__(self, state):
+        # Also reads the states of 0.1.0, which held CPU tensors, a
+        # ReplayBuffer, a Whitening and a torch.device.
+        from ._whitening import Whitening
+
+        state = dict(state)
+        _check_saved_version(state.pop("_sklearn_ebm_version", "0.1.0"))
         stored = state.get("network_")
         if isinstance(stored, dict):
             device = state["device_"]
             try:
-                resolve_device(device)
+                device = torch.device(resolve_device(device))
             except ValueError:
                 warnings.warn(
                     f"This model was fitted on {device}, which is not available here; "
@@ -700,21 +717,58 @@ class BaseEnergyModel(BaseEstimator):
                 device = torch.device("cpu")
             with torch.random.fork_rng(devices=[]):
                 network = EnergyMLP(**stored["config"])
-            network.load_state_dict(stored["state_dict"])
+            network.load_state_dict(_to_tensor(stored["state_dict"]))
+            buffer = state["_replay_buffer"]
+            if isinstance(buffer, dict):
+                buffer = ReplayBuffer(_to_tensor(buffer["chains"]), buffer["reinit_freq"])
+            whitening = state["whitening_"]
+            if isinstance(whitening, dict):
+                whitening = Whitening(**whitening)
             state = {
                 **state,
                 "device_": device,
                 "network_": network.to(device).eval(),
-                "_replay_buffer": state["_replay_buffer"].to(device),
+                "whitening_": whitening,
+                "_replay_buffer": buffer.to(device),
+                "_optimizer_state": _to_tensor(state["_optimizer_state"]),
+                "_training_weights": _to_tensor(state["_training_weights"]),
             }
         super().__setstate__(state)
 
 
-def _to_cpu(obj):
+def _check_saved_version(saved):
+    """Warn when a model saved by another minor version of sklearn-ebm is loaded."""
+    from . import __version__
+
+    if str(saved).split(".")[:2] != __version__.split(".")[:2]:
+        warnings.warn(
+            f"This model was saved with sklearn-ebm {saved} and is loaded with sklearn-ebm "
+            f"{__version__}: models load across the patch releases of one minor version "
+            f"only, so it may fail or behave differently. Refit it with sklearn-ebm "
+            f"{__version__}, or load it with sklearn-ebm {saved}.",
+            UserWarning,
+        )
+
+
+def _to_numpy(obj):
+    """Tensors (in dicts and lists) to numpy arrays on the CPU, copied."""
     if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().numpy().copy()
+    if isinstance(obj, dict):
+        return {k: _to_numpy(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_to_numpy(v) for v in obj]
+    return obj
+
+
+def _to_tensor(obj):
+    """The inverse of :func:`_to_numpy`: numpy arrays to CPU tensors, copied."""
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.array(obj))
+    if isinstance(obj, torch.Tensor):  # states saved by 0.1.0
         return obj.cpu()
     if isinstance(obj, dict):
-        return {k: _to_cpu(v) for k, v in obj.items()}
+        return {k: _to_tensor(v) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_to_cpu(v) for v in obj]
+        return [_to_tensor(v) for v in obj]
     return obj

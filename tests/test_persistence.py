@@ -1,14 +1,17 @@
-"""Pickle and joblib round trips, including a model fitted on a GPU loaded without one."""
+"""Pickle, joblib and skops.io round trips, including a model fitted on a GPU loaded
+without one, and the version check on loading."""
 
 import io
 import pickle
+import warnings
 
 import joblib
 import numpy as np
 import pytest
 import torch
 
-from sklearn_ebm import EnergyBasedModel
+import sklearn_ebm
+from sklearn_ebm import EBMOutlierDetector, EnergyBasedModel
 
 
 def roundtrip(model):
@@ -122,3 +125,149 @@ def test_cuda_model_pickle_roundtrip(make_model, X_small):
     assert loaded.device_.type == "cuda"
     np.testing.assert_array_equal(loaded.score_samples(X_small), model.score_samples(X_small))
     np.testing.assert_array_equal(loaded.sample(10, random_state=0), model.sample(10, random_state=0))
+
+
+# ---------------------------------------------------------------- skops.io
+# skops.io loads only the types a user trusts. The pickled state holds numpy
+# arrays and plain Python types, so the only type to trust is the estimator's
+# own class.
+
+
+def _torch_objects(obj, path="state"):
+    """Paths of every torch object inside nested dicts, lists and tuples."""
+    if isinstance(obj, (torch.Tensor, torch.nn.Module, torch.device, torch.optim.Optimizer)):
+        return [path]
+    if isinstance(obj, dict):
+        return [p for k, v in obj.items() for p in _torch_objects(v, f"{path}[{k!r}]")]
+    if isinstance(obj, (list, tuple)):
+        return [p for i, v in enumerate(obj) for p in _torch_objects(v, f"{path}[{i}]")]
+    return []
+
+
+@pytest.mark.parametrize("params", [{}, {"spectral_norm": True}], ids=["plain", "spectral_norm"])
+def test_state_holds_no_torch_objects(make_model, X_small, params):
+    state = make_model(**params).fit(X_small).__getstate__()
+    assert _torch_objects(state) == []
+    assert state["_sklearn_ebm_version"] == sklearn_ebm.__version__
+
+
+def test_skops_roundtrip(fitted_model, X_small, tmp_path):
+    sio = pytest.importorskip("skops.io")
+    path = tmp_path / "model.skops"
+    sio.dump(fitted_model, path)
+    untrusted = sio.get_untrusted_types(file=path)
+    assert untrusted == ["sklearn_ebm._estimator.EnergyBasedModel"]
+    with pytest.raises(sio.exceptions.UntrustedTypesFoundException):
+        sio.load(path)
+    loaded = sio.load(path, trusted=untrusted)
+    assert isinstance(loaded.device_, torch.device)
+    assert_same_model(fitted_model, loaded, X_small)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"spectral_norm": True}, {"early_stopping": True, "dropout": 0.2}, {"clamp": (-5.0, 8.0)}],
+    ids=["spectral_norm", "early_stopping", "clamp"],
+)
+def test_skops_roundtrip_variants(make_model, X_small, params):
+    sio = pytest.importorskip("skops.io")
+    model = make_model(**params).fit(X_small)
+    data = sio.dumps(model)
+    assert_same_model(model, sio.loads(data, trusted=sio.get_untrusted_types(data=data)), X_small)
+
+
+def test_skops_detector_in_pipeline(fast_params, X_small):
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    sio = pytest.importorskip("skops.io")
+    df = pd.DataFrame(X_small, columns=["a", "b", "c"]).assign(kind=np.tile(["u", "v"], 40))
+    prep = ColumnTransformer(
+        [("num", StandardScaler(), ["a", "b", "c"]), ("cat", OneHotEncoder(sparse_output=False), ["kind"])]
+    )
+    pipe = make_pipeline(prep, EBMOutlierDetector(**fast_params)).fit(df)
+    data = sio.dumps(pipe)
+    untrusted = sio.get_untrusted_types(data=data)
+    assert untrusted == ["sklearn_ebm._outlier.EBMOutlierDetector"]  # scikit-learn's types are trusted
+    loaded = sio.loads(data, trusted=untrusted)
+    np.testing.assert_array_equal(loaded.decision_function(df), pipe.decision_function(df))
+    np.testing.assert_array_equal(loaded[-1].sample(10, random_state=0), pipe[-1].sample(10, random_state=0))
+    assert loaded[-1].offset_ == pipe[-1].offset_
+
+
+def test_warm_start_after_skops(make_model, X_small):
+    sio = pytest.importorskip("skops.io")
+    model = make_model(warm_start=True, max_iter=2).fit(X_small)
+    data = sio.dumps(model)
+    loaded = sio.loads(data, trusted=sio.get_untrusted_types(data=data))
+    model.fit(X_small)
+    loaded.fit(X_small)
+    assert loaded.n_iter_ == model.n_iter_ == 4
+    np.testing.assert_array_equal(loaded.score_samples(X_small), model.score_samples(X_small))
+
+
+def test_unfitted_skops_roundtrip():
+    sio = pytest.importorskip("skops.io")
+    model = EnergyBasedModel(hidden_sizes=(4,), clamp=(-1.0, 1.0), random_state=3)
+    data = sio.dumps(model)
+    loaded = sio.loads(data, trusted=sio.get_untrusted_types(data=data))
+    assert loaded.get_params() == model.get_params()
+    assert not hasattr(loaded, "network_")
+
+
+# ------------------------------------------------------ version compatibility
+
+
+def test_other_minor_version_warns(fitted_model, X_small, monkeypatch):
+    here = sklearn_ebm.__version__
+    monkeypatch.setattr(sklearn_ebm, "__version__", "0.99.0")
+    payload = pickle.dumps(fitted_model)
+    monkeypatch.setattr(sklearn_ebm, "__version__", here)
+    with pytest.warns(UserWarning, match=rf"saved with sklearn-ebm 0\.99\.0.*loaded with sklearn-ebm {here}"):
+        loaded = pickle.loads(payload)
+    np.testing.assert_array_equal(loaded.score_samples(X_small), fitted_model.score_samples(X_small))
+    assert not hasattr(loaded, "_sklearn_ebm_version")
+
+
+def test_other_patch_version_loads_silently(fitted_model, monkeypatch):
+    major, minor = sklearn_ebm.__version__.split(".")[:2]
+    monkeypatch.setattr(sklearn_ebm, "__version__", f"{major}.{minor}.99")
+    payload = pickle.dumps(fitted_model)
+    monkeypatch.undo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pickle.loads(payload)
+
+
+def test_state_of_0_1_0_loads(fitted_model, X_small):
+    # 0.1.0 pickled CPU tensors, a ReplayBuffer, a Whitening and a
+    # torch.device, without a version key: such files still load.
+    from sklearn_ebm import ReplayBuffer
+    from sklearn_ebm._whitening import Whitening
+
+    state = fitted_model.__getstate__()
+    del state["_sklearn_ebm_version"]
+
+    def tensors(obj):
+        if isinstance(obj, np.ndarray):
+            return torch.from_numpy(obj)
+        if isinstance(obj, dict):
+            return {k: tensors(v) for k, v in obj.items()}
+        return obj
+
+    state["network_"]["state_dict"] = tensors(state["network_"]["state_dict"])
+    state["_optimizer_state"] = tensors(state["_optimizer_state"])
+    state["_training_weights"] = tensors(state["_training_weights"])
+    buffer = state["_replay_buffer"]
+    state["_replay_buffer"] = ReplayBuffer(torch.from_numpy(buffer["chains"]), buffer["reinit_freq"])
+    state["whitening_"] = Whitening(**state["whitening_"])
+    state["device_"] = torch.device(state["device_"])
+    old = EnergyBasedModel.__new__(EnergyBasedModel)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        old.__setstate__(state)
+    assert_same_model(fitted_model, old, X_small)
+    old.set_params(warm_start=True, max_iter=1).fit(X_small)
+    assert old.n_iter_ == fitted_model.n_iter_ + 1
