@@ -56,8 +56,8 @@ def test_api_reference_covers_the_public_api(html):
     api = (html / "api.html").read_text(encoding="utf-8")
     for name in sklearn_ebm.__all__:
         page = html / "generated" / f"sklearn_ebm.{name}.html"
-        assert page.is_file(), name
-        assert f"generated/sklearn_ebm.{name}.html" in api, name
+        assert page.is_file(), f"{name} has no API page: add it to an autosummary in docs/api.rst"
+        assert f"generated/sklearn_ebm.{name}.html" in api, f"{name} is missing from docs/api.rst"
     assert (html / "generated" / "sklearn_ebm.datasets.load_breastw.html").is_file()
     estimator = (html / "generated" / "sklearn_ebm.EnergyBasedModel.html").read_text(encoding="utf-8")
     for member in ("fit", "partial_fit", "score_samples", "score", "sample", "log_partition", "feature_contributions"):
