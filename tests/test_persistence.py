@@ -220,13 +220,19 @@ def test_unfitted_skops_roundtrip():
 # ------------------------------------------------------ version compatibility
 
 
-def test_other_minor_version_warns(fitted_model, X_small, monkeypatch):
+@pytest.mark.parametrize("format", ["pickle", "skops"])
+def test_other_minor_version_warns(fitted_model, X_small, monkeypatch, format):
+    if format == "skops":
+        sio = pytest.importorskip("skops.io")
+        dumps, loads = sio.dumps, lambda data: sio.loads(data, trusted=sio.get_untrusted_types(data=data))
+    else:
+        dumps, loads = pickle.dumps, pickle.loads
     here = sklearn_ebm.__version__
     monkeypatch.setattr(sklearn_ebm, "__version__", "0.99.0")
-    payload = pickle.dumps(fitted_model)
+    payload = dumps(fitted_model)
     monkeypatch.setattr(sklearn_ebm, "__version__", here)
     with pytest.warns(UserWarning, match=rf"saved with sklearn-ebm 0\.99\.0.*loaded with sklearn-ebm {here}"):
-        loaded = pickle.loads(payload)
+        loaded = loads(payload)
     np.testing.assert_array_equal(loaded.score_samples(X_small), fitted_model.score_samples(X_small))
     assert not hasattr(loaded, "_sklearn_ebm_version")
 
