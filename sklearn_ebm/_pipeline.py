@@ -71,7 +71,9 @@ def sample_from_pipeline(pipeline, n_samples=1, random_state=None):
     Notes
     -----
     A column used by several branches of a ColumnTransformer is taken from
-    the first. Numeric columns come back as floats: round them yourself for
+    the first. Categories that an encoder groups as infrequent
+    (``min_frequency``, ``max_categories``) come back as its label for the
+    group, ``"infrequent_sklearn"``. Numeric columns come back as floats: round them yourself for
     integer columns, and note that samples can fall outside the training
     range (a model's tails are wider than the data's).
 
