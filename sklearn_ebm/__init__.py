@@ -13,6 +13,7 @@ from ._network import (
 )
 from ._outlier import EBMOutlierDetector
 from ._partition import ais_log_partition
+from ._pipeline import sample_from_pipeline
 from ._plotting import EnergyLandscapeDisplay, TrainingCurveDisplay
 from ._replay import ReplayBuffer
 from ._sampling import energy, langevin_sample
@@ -37,4 +38,5 @@ __all__ = [
     "energy",
     "langevin_sample",
     "resolve_device",
+    "sample_from_pipeline",
 ]

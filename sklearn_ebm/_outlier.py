@@ -83,7 +83,7 @@ loss_curve_, energy_gap_curve_, validation_scores_, best_validation_score_
         spectral_norm=False,
         reg_alpha=0.01,
         langevin_steps=10,
-        step_size=0.1,
+        step_size="auto",
         noise_scale=1.0,
         clamp=None,
         sampler="mala",
@@ -147,7 +147,31 @@ loss_curve_, energy_gap_curve_, validation_scores_, best_validation_score_
         self : EBMOutlierDetector
             The fitted detector.
         """
-        X = self._fit(X)
+        self._set_offset(self._fit(X))
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """One epoch over ``X``, continuing from the current state, then ``offset_``.
+
+        As :meth:`BaseEnergyModel.partial_fit`; the threshold ``offset_`` is
+        then set from this chunk's scores under the updated model, so after a
+        stream of chunks it reflects the latest model and the last chunk.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : EBMOutlierDetector
+        """
+        self._set_offset(self._keeping_state_on_failure(self._validated_fit, X, partial=True))
+        return self
+
+    def _set_offset(self, X):
         scores = np.negative(self._energy(X))
         if self.contamination == "auto":
             median = np.median(scores)
@@ -155,7 +179,6 @@ loss_curve_, energy_gap_curve_, validation_scores_, best_validation_score_
             self.offset_ = float(median - _AUTO_ROBUST_Z * spread)
         else:
             self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
-        return self
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers, positive for inliers.

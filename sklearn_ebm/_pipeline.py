@@ -85,7 +85,7 @@ def sample_from_pipeline(pipeline, n_samples=1, random_state=None):
     >>> from sklearn.pipeline import make_pipeline
     >>> from sklearn.preprocessing import OneHotEncoder, StandardScaler
     >>> from sklearn_ebm import EnergyBasedModel
-    >>> from sklearn_ebm._pipeline import sample_from_pipeline
+    >>> from sklearn_ebm import sample_from_pipeline
     >>> rng = np.random.RandomState(0)
     >>> df = pd.DataFrame({
     ...     "age": rng.normal(40, 10, 200),

@@ -85,16 +85,20 @@ def test_score_a_dask_array_block_by_block(client, fast_params, X):
     np.testing.assert_array_equal(scores.compute(), model.score_samples(X))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="EBMOutlierDetector.partial_fit does not set offset_, so predict fails after Incremental",
-)
 def test_incremental_detector_predicts(client, fast_params, X):
     X_dask = da.from_array(X, chunks=(CHUNK, 2))
     # The detector has no score method: Incremental needs a scoring to accept it.
     inc = wrappers.Incremental(EBMOutlierDetector(**fast_params), scoring="roc_auc").fit(X_dask)
-    inc.predict(X_dask).compute()
+    labels = inc.predict(X_dask).compute()
+    assert set(np.unique(labels)) <= {-1, 1} and labels.shape == (len(X),)
+    # The threshold comes from the scores of the last chunk seen (Incremental
+    # shuffles the blocks) under the final model.
+    thresholds = []
+    for start in range(0, len(X), CHUNK):
+        scores = inc.estimator_.score_samples(X[start:start + CHUNK])
+        median = np.median(scores)
+        thresholds.append(median - 3 * 1.4826 * np.median(np.abs(scores - median)))
+    assert np.isclose(thresholds, inc.estimator_.offset_).sum() == 1
 
 
 def test_grid_search_on_the_dask_backend(client, fast_params, X):

@@ -82,3 +82,18 @@ def test_outlier_detector_partial_fit_then_fit_sets_offset(make_model, chunks):
     assert detector.n_iter_ == 1
     detector.fit(chunks[1])
     assert np.isfinite(detector.offset_)
+
+
+def test_detector_partial_fit_sets_the_threshold_from_each_chunk(fast_params, chunks):
+    detector = EBMOutlierDetector(**fast_params, contamination=0.1)
+    detector.partial_fit(chunks[0])
+    first = detector.offset_
+    assert first == pytest.approx(np.percentile(detector.score_samples(chunks[0]), 10))
+    detector.partial_fit(chunks[1])
+    assert detector.offset_ == pytest.approx(np.percentile(detector.score_samples(chunks[1]), 10))
+    assert detector.offset_ != first
+    assert np.mean(detector.predict(chunks[1]) == -1) == pytest.approx(0.1, abs=0.02)
+    # A refused chunk changes nothing, the threshold included.
+    with pytest.raises(ValueError):
+        detector.partial_fit(np.hstack([chunks[2], chunks[2]]))
+    assert detector.offset_ == pytest.approx(np.percentile(detector.score_samples(chunks[1]), 10))

@@ -31,7 +31,7 @@ from sklearn.preprocessing import (
 )
 
 from sklearn_ebm import EBMOutlierDetector, EnergyBasedModel
-from sklearn_ebm._pipeline import sample_from_pipeline
+from sklearn_ebm import sample_from_pipeline
 
 NUMERIC = ["age", "income"]
 CATEGORICAL = ["color", "owner"]

@@ -32,7 +32,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from sklearn_ebm import EBMOutlierDetector, EnergyBasedModel
-from sklearn_ebm._pipeline import sample_from_pipeline
+from sklearn_ebm import sample_from_pipeline
 
 rng = np.random.RandomState(0)
 n = 1000
