@@ -6,6 +6,7 @@ side (network, sampler, losses, training epoch) knows nothing of them.
 
 import copy
 import math
+import threading
 import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -57,13 +58,27 @@ class _ClampInUserUnits:
         z.copy_((x - self.mean) @ self.forward)
 
 
+# torch's global generators are per process: fits in threads of one process
+# (joblib's threading backend, an in-process Dask cluster) take turns, or
+# each would draw from the others' seeded streams.
+_GLOBAL_RNG_LOCK = threading.RLock()
+
+
 @contextmanager
 def isolated_rng(device, seed):
     """Seed torch's generators for ``device`` (and the CPU), restoring them on exit.
 
     Code inside (weight initialization, dropout, spectral norm's power
     iteration) may use torch's global generators; outside, nothing changes.
+    Other threads entering it wait, so that each sees only its own seed.
     """
+    with _GLOBAL_RNG_LOCK:
+        with _seeded_global_rng(device, seed):
+            yield
+
+
+@contextmanager
+def _seeded_global_rng(device, seed):
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
         with torch.random.fork_rng(devices=[index], device_type="cuda"):

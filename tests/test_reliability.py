@@ -429,6 +429,19 @@ def test_concurrent_score_samples_equal_single_thread(Est, params):
 
 
 @pytest.mark.parametrize("Est", ESTIMATORS, ids=EST_IDS)
+def test_fits_in_threads_equal_fits_one_after_another(Est):
+    # Each fit seeds torch's global generators (weight init, dropout): fits
+    # running at once in one process must not draw from each other's streams.
+    X = data()
+    seeds = [0, 1, 2, 3]
+    expected = [make(Est, dropout=0.2, random_state=s).fit(X).score_samples(X) for s in seeds]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda s: make(Est, dropout=0.2, random_state=s).fit(X).score_samples(X), seeds))
+    for e, g in zip(expected, got):
+        np.testing.assert_array_equal(g, e)
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS, ids=EST_IDS)
 def test_concurrent_scoring_while_sampling_and_explaining(Est):
     model = make(Est, spectral_norm=True, dropout=0.2).fit(data())
     X = np.random.RandomState(2).randn(2000, 3)
