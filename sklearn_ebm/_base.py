@@ -38,8 +38,21 @@ _INFERENCE_BATCH = 65536
 # that overflow float64 are capped at its largest value.
 _NETWORK_INPUT_LIMIT = 1e6
 _MAX_ENERGY = np.finfo(np.float64).max
-# Noise of the denoising score matching criterion, in whitened units.
-_DSM_SIGMA = 0.1
+# The finest scale the training data resolve, in whitened units, is taken
+# to be Scott's factor n ** (-1 / (d + 4)) (the bandwidth a Gaussian kernel
+# density of n points in d dimensions would use). The noise of the denoising
+# score matching criterion is this fraction of it, and step_size="auto" makes
+# the Langevin noise per step, sqrt(step_size), this fraction of it: finer
+# structure (many rows, few features) needs a sharper criterion and smaller
+# moves, while few rows in many dimensions only support a smooth energy.
+_DSM_NOISE_FRACTION = 1 / 8
+_STEP_NOISE_FRACTION = 1 / 2.5
+
+
+def _resolution_scale(n_samples, n_features):
+    return n_samples ** (-1.0 / (n_features + 4))
+
+
 # sample() runs this many times langevin_steps from the base distribution.
 _SAMPLE_STEPS_FACTOR = 10
 
@@ -116,7 +129,7 @@ class BaseEnergyModel(BaseEstimator):
         "spectral_norm": ["boolean"],
         "reg_alpha": [Interval(Real, 0, None, closed="left")],
         "langevin_steps": [Interval(Integral, 1, None, closed="left")],
-        "step_size": [Interval(Real, 0, None, closed="neither")],
+        "step_size": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "noise_scale": [Interval(Real, 0, None, closed="left")],
         "clamp": [tuple, None],
         "sampler": [StrOptions({"mala", "langevin"})],
@@ -145,7 +158,7 @@ class BaseEnergyModel(BaseEstimator):
         spectral_norm=False,
         reg_alpha=0.01,
         langevin_steps=10,
-        step_size=0.1,
+        step_size="auto",
         noise_scale=1.0,
         clamp=None,
         sampler="mala",
@@ -325,6 +338,13 @@ class BaseEnergyModel(BaseEstimator):
             order = torch.randperm(len(data), device=device)
             validation, data = data[order[:n_val]], data[order[n_val:]]
         monitor = validation if validation is not None else data[:2048]
+        resolution = _resolution_scale(len(data), data.shape[1])
+        if self.step_size != "auto":
+            step_size = self.step_size
+        elif continuing:
+            step_size = self.step_size_
+        else:
+            step_size = (_STEP_NOISE_FRACTION * resolution) ** 2
         optimizer = torch.optim.Adam(model.network.parameters(), lr=self.learning_rate)
         if continuing and getattr(self, "_optimizer_state", None) is not None:
             # A copy: Adam updates its state in place, and a failed fit must
@@ -343,7 +363,8 @@ class BaseEnergyModel(BaseEstimator):
             "model": model,
             "data": data,
             "monitor": monitor,
-            "monitor_noise": _DSM_SIGMA * torch.randn_like(monitor),
+            "monitor_noise": _DSM_NOISE_FRACTION * resolution * torch.randn_like(monitor),
+            "step_size": step_size,
             "optimizer": optimizer,
             "buffer": buffer,
             "device": device,
@@ -372,7 +393,7 @@ class BaseEnergyModel(BaseEstimator):
             torch.nn.init.zeros_(output.bias)
         return network
 
-    def _langevin_settings(self, whitening, device):
+    def _langevin_settings(self, whitening, device, step_size):
         project = None
         if self.clamp is not None:
             as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
@@ -380,7 +401,7 @@ class BaseEnergyModel(BaseEstimator):
                 self.clamp, as_tensor(whitening.forward), as_tensor(whitening.inverse), as_tensor(whitening.mean)
             )
         return LangevinSettings(
-            self.langevin_steps, self.step_size, self.noise_scale, project, metropolis=self.sampler == "mala"
+            self.langevin_steps, step_size, self.noise_scale, project, metropolis=self.sampler == "mala"
         )
 
     def _batch_size(self, n_train):
@@ -390,7 +411,7 @@ class BaseEnergyModel(BaseEstimator):
 
     def _run_epochs(self, state, max_epochs, early_stopping):
         model, data = state["model"], state["data"]
-        langevin = self._langevin_settings(state["whitening"], state["device"])
+        langevin = self._langevin_settings(state["whitening"], state["device"], state["step_size"])
         batch_size = min(self._batch_size(len(data)), len(data))
         averaged = None
         if self.ema_decay > 0:
@@ -480,6 +501,7 @@ class BaseEnergyModel(BaseEstimator):
         self.whitening_ = state["whitening"]
         self._optimizer_state = state["optimizer"].state_dict()
         self._replay_buffer = state["buffer"]
+        self.step_size_ = state["step_size"]
         self.n_iter_ = len(losses) + (self.n_iter_ if continuing else 0)
         self.loss_curve_ = (self.loss_curve_ if continuing else []) + losses
         self.energy_gap_curve_ = (self.energy_gap_curve_ if continuing else []) + gaps
@@ -671,7 +693,7 @@ class BaseEnergyModel(BaseEstimator):
         seed = _torch_seed(self.random_state if random_state is None else random_state)
         generator = torch.Generator(device=self.device_).manual_seed(seed)
         model = self._model()
-        langevin = self._langevin_settings(self.whitening_, self.device_)
+        langevin = self._langevin_settings(self.whitening_, self.device_, self.step_size_)
         out = np.empty((n_samples, self.n_features_in_), dtype=np.float64)
         for start in range(0, n_samples, _INFERENCE_BATCH):
             stop = min(start + _INFERENCE_BATCH, n_samples)
@@ -739,6 +761,8 @@ class BaseEnergyModel(BaseEstimator):
             whitening = state["whitening_"]
             if isinstance(whitening, dict):
                 whitening = Whitening(**whitening)
+            # 0.1.0 had no step_size="auto": its step size was the parameter.
+            state.setdefault("step_size_", state["step_size"])
             state = {
                 **state,
                 "device_": device,

@@ -629,3 +629,28 @@ def test_moons_learnt_with_default_training_settings():
     model = EnergyBasedModel(hidden_sizes=(32, 32), random_state=0).fit(X)
     on_moons, gap = _moons_and_gap()
     assert model.score_samples(on_moons).mean() > model.score_samples(gap).mean()
+
+
+def test_auto_step_size_follows_the_data_resolution(make_model):
+    # Scott's factor h = n ** (-1 / (d + 4)) of the rows trained on (after the
+    # validation split); the auto step makes one step's noise h / 2.5.
+    X2 = np.random.RandomState(0).randn(1000, 2)
+    X16 = np.random.RandomState(0).randn(1000, 16)
+    low_d = make_model(validation_fraction=0.1, early_stopping=True).fit(X2)
+    high_d = make_model(validation_fraction=0.1, early_stopping=True).fit(X16)
+    assert low_d.step_size_ == pytest.approx((900 ** (-1 / 6) / 2.5) ** 2)
+    assert high_d.step_size_ == pytest.approx((900 ** (-1 / 20) / 2.5) ** 2)
+    assert low_d.step_size_ < high_d.step_size_
+    # A number is used as given, and a warm start keeps the step it had.
+    assert make_model(step_size=0.05).fit(X2).step_size_ == 0.05
+    step = low_d.step_size_
+    low_d.set_params(warm_start=True).fit(X2[:500])
+    assert low_d.step_size_ == step
+
+
+def test_sample_uses_the_fitted_step_size(make_model):
+    X = np.random.RandomState(0).randn(200, 2)
+    model = make_model(random_state=0).fit(X)
+    first = model.sample(5, random_state=1)
+    model.step_size_ = 4 * model.step_size_
+    assert not np.allclose(model.sample(5, random_state=1), first)
