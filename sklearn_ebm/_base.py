@@ -55,10 +55,6 @@ def _resolution_scale(n_samples, n_features):
 
 # sample() runs this many times langevin_steps from the base distribution.
 _SAMPLE_STEPS_FACTOR = 10
-# ... and at least this Langevin time (steps x step size): a chain diffuses
-# about sqrt(2 x time) in whitened units, so small auto steps (many rows,
-# few features) get more steps to reach the data from the base.
-_SAMPLE_LANGEVIN_TIME = 10.0
 
 
 class _ClampInUserUnits:
@@ -677,9 +673,7 @@ class BaseEnergyModel(BaseEstimator):
         """Draw samples from the model by Langevin dynamics.
 
         Chains start from the Gaussian fitted to the training data and run
-        ``10 * langevin_steps`` steps with the training settings, or more
-        when ``step_size_`` is small: at least ``10 / step_size_`` steps, so
-        that the chains diffuse across the data whatever the step.
+        ``10 * langevin_steps`` steps with the training settings.
 
         Parameters
         ----------
@@ -700,14 +694,11 @@ class BaseEnergyModel(BaseEstimator):
         generator = torch.Generator(device=self.device_).manual_seed(seed)
         model = self._model()
         langevin = self._langevin_settings(self.whitening_, self.device_, self.step_size_)
-        n_calls = max(
-            _SAMPLE_STEPS_FACTOR, math.ceil(_SAMPLE_LANGEVIN_TIME / (langevin.steps * langevin.step_size))
-        )
         out = np.empty((n_samples, self.n_features_in_), dtype=np.float64)
         for start in range(0, n_samples, _INFERENCE_BATCH):
             stop = min(start + _INFERENCE_BATCH, n_samples)
             z = torch.randn((stop - start, self.n_features_in_), generator=generator, device=self.device_)
-            for _ in range(n_calls):
+            for _ in range(_SAMPLE_STEPS_FACTOR):
                 z = draw_negatives(model, z, langevin, generator)
             out[start:stop] = self.whitening_.inverse_transform(z.cpu().double().numpy())
         if self.clamp is not None:

@@ -654,20 +654,3 @@ def test_sample_uses_the_fitted_step_size(make_model):
     first = model.sample(5, random_state=1)
     model.step_size_ = 4 * model.step_size_
     assert not np.allclose(model.sample(5, random_state=1), first)
-
-
-def test_sample_runs_longer_chains_for_small_steps(make_model, monkeypatch):
-    import sklearn_ebm._base as base
-
-    calls = []
-    original = base.draw_negatives
-    monkeypatch.setattr(base, "draw_negatives", lambda *a, **k: calls.append(1) or original(*a, **k))
-    X = np.random.RandomState(0).randn(200, 2)
-    model = make_model(langevin_steps=2, step_size=0.5).fit(X)
-    calls.clear()
-    model.sample(3)
-    assert len(calls) == 10  # 10 x langevin_steps steps: Langevin time 10 already
-    model.step_size_ = 0.05
-    calls.clear()
-    model.sample(3)
-    assert len(calls) == 100  # 200 steps of 0.05: Langevin time 10
