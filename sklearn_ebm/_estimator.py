@@ -136,8 +136,9 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         Held-out score per epoch (minus the denoising score matching loss)
         when ``early_stopping``, else None.
     best_validation_score_ : float or None
-        Best of ``validation_scores_`` (or of the untrained model, which is
-        also a candidate), whose weights the model holds.
+        Best of ``validation_scores_`` after the weight average's warm-up
+        (the epochs of the first ``1 / (1 - ema_decay)`` optimizer steps are
+        not candidates), whose weights the model holds.
 
     See Also
     --------
