@@ -265,8 +265,11 @@ class BaseEnergyModel(BaseEstimator):
             )
         device = self.device_ if continuing else resolve_device(self.device)
         seed = _torch_seed(self.random_state)
-        if partial and fitted:
-            # Each call draws fresh minibatches and noise, reproducibly.
+        if continuing:
+            # Each continued fit draws fresh minibatches and Langevin noise,
+            # reproducibly: reusing one seed would add the same noise to the
+            # same persistent chains at every call, a drift that degrades the
+            # model (rings NLL 2.58 -> 3.7 nats over 40 warm-started 5-epoch fits).
             seed = (seed + self.n_iter_) % np.iinfo(np.int32).max
         with isolated_rng(device, seed):
             state = self._fit_state(X, device, continuing, early_stopping)

@@ -109,7 +109,10 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         line per epoch.
     warm_start : bool, default=False
         Continue from the fitted network, optimizer, replay buffer and
-        whitening on the next ``fit`` instead of starting over.
+        whitening on the next ``fit`` instead of starting over. Each continued
+        fit draws fresh minibatches and noise (reproducibly for an int
+        ``random_state``), so repeated warm-started fits train like one
+        longer fit.
 
     Attributes
     ----------

@@ -354,6 +354,32 @@ def test_warm_start_differs_from_cold_refit(make_model, X_small):
     assert not np.allclose(warm.score_samples(X_small), once.score_samples(X_small))
 
 
+def test_warm_start_fits_draw_fresh_randomness(make_model, X_small, monkeypatch):
+    # With an integer random_state, each continued fit must not replay the
+    # first fit's minibatches and Langevin noise on the same chains; the
+    # sequence of fits stays reproducible.
+    from sklearn_ebm import _base
+
+    seeds = []
+    isolated_rng = _base.isolated_rng
+
+    def recording(device, seed):
+        seeds.append(seed)
+        return isolated_rng(device, seed)
+
+    monkeypatch.setattr(_base, "isolated_rng", recording)
+    runs = []
+    for _ in range(2):
+        model = make_model(warm_start=True, max_iter=1, random_state=0)
+        seeds.clear()
+        model.fit(X_small).fit(X_small).fit(X_small)
+        runs.append((list(seeds), model.score_samples(X_small)))
+    (fit_seeds, scores), (fit_seeds_again, scores_again) = runs
+    assert len(set(fit_seeds)) == 3
+    assert fit_seeds == fit_seeds_again
+    np.testing.assert_array_equal(scores, scores_again)
+
+
 def test_warm_start_with_early_stopping_accumulates(make_model, X_small):
     model = make_model(warm_start=True, early_stopping=True, max_iter=2).fit(X_small)
     first = model.n_iter_
