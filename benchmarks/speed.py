@@ -31,6 +31,17 @@ reference measured in the same process run, on the same shapes and thread count.
    (``outliers.synthetic_data``), 1 thread, next to PyOD's ``AutoEncoder`` and ``DeepSVDD``
    with their defaults when PyOD is installed, and to a plain PyTorch autoencoder of the
    EBM's width (d-256-128-256-d, Adam, batch 256) trained for as many epochs as the EBM ran.
+4. Profile (``--profile``, instead of the tables above): where a step of c goes, next to a.
+   For each d and batch, on 1 CPU thread, spectral normalization off, ``torch.profiler``
+   profiles ``--profile-calls`` chain calls of c (MALA and unadjusted) and as many steps of a
+   (best of 3 profiles by wall time). Each aten op called from Python counts with the ops it
+   calls, per step, in a category: matmul, activation (sigmoid and the in-place mul_/lerp_ of
+   SiLU and its derivative), random draws (normal_, uniform_ and its log_), bookkeeping (the
+   acceptance test, the rejected rows, the energy's ||x||^2 term), other (the Langevin
+   update's add); "per-call" is the ops outside the repeated step (buffers, weight folding,
+   MALA's first gradient, copies in and out) over the steps; "outside ops" is the profiled
+   wall time minus the ops' self CPU time (Python, and dispatch between ops). The profiler
+   adds a few microseconds per op, so the step time without it is given too.
 
 Run from the repository root::
 
@@ -38,11 +49,13 @@ Run from the repository root::
     python benchmarks/speed.py --quick            # a small subset (about a minute)
     python benchmarks/speed.py --threads 1 --spectral-norm off --no-fit --no-inference
     python benchmarks/speed.py --device cuda      # the same code on a GPU (skipped if none)
+    python benchmarks/speed.py --profile --dims 32 --batches 32,256   # where c's time goes
 
 Tables go to stdout, progress to stderr; ``--json PATH`` writes all raw figures.
 """
 
 import argparse
+import itertools
 import math
 import os
 import sys
@@ -408,6 +421,231 @@ def print_fit(record):
     )
 
 
+# ------------------------------------------------------------------ profile
+
+
+PROFILE_ROUNDS = 3
+CALL_MARKER = "speed.py: one chain call"
+CATEGORIES = ("matmul", "activation", "random", "bookkeeping", "other", "per-call")
+# An aten op called from Python (nested ops count with it) -> its category, for the ops of
+# _MLPKernel.step and of the loops of _mala_kernel_chain and langevin_chain:
+#   forward: addmm per hidden layer, then _silu_: sigmoid (out=), mul_, lerp_;
+#   energies (MALA): mul (x * x, the base term), addmv (the output layer);
+#   backward: mm and mul_ (by the derivative) per hidden layer but the first, then the move,
+#   addmm (out=) or addmm_ (unadjusted, in place);
+#   draws: normal_; uniform_ and log_ (MALA);
+#   the update: add (the MALA proposal, out=) or add_ (unadjusted);
+#   acceptance (MALA): sub, square_ (-> pow_), addcmul_, sub, addmv_, lt; then where (out=,
+#   small batches) or logical_not, nonzero, view, index_select, index_copy_ (large batches).
+OP_CATEGORIES = {
+    **dict.fromkeys(["addmm", "addmm_", "mm", "addmv", "matmul", "bmm", "linear"], "matmul"),
+    **dict.fromkeys(["sigmoid", "sigmoid_", "silu", "silu_", "silu_backward", "sigmoid_backward",
+                     "mul_", "lerp_", "addcmul", "gt", "clamp_min_", "tanh", "tanh_"],
+                    "activation"),
+    **dict.fromkeys(["normal_", "uniform_", "log_", "rand", "randn"], "random"),
+    **dict.fromkeys(["sub", "square", "square_", "pow_", "addcmul_", "addmv_", "lt", "where",
+                     "unsqueeze", "logical_not", "nonzero", "view", "index_select",
+                     "index_copy_", "copy_", "mul"], "bookkeeping"),
+}
+
+
+def op_category(name):
+    return OP_CATEGORIES.get(name.removeprefix("aten::"), "other")
+
+
+def profiled(fn, calls):
+    """A CPU profile of ``calls`` calls of ``fn``, each under a marker, and its wall seconds."""
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        for _ in range(calls):
+            with record_function(CALL_MARKER):
+                fn()
+        wall = time.perf_counter() - start
+    return prof, wall
+
+
+def per_step_span(names, steps, anchor="aten::normal_"):
+    """``(start, end)`` of the ops of one call that repeat once per step, or None.
+
+    A step draws its noise once: the distance between two draws is the step's length in ops,
+    and the span grows from the draws in both directions while the ops repeat at that
+    distance. What is left before (setup, MALA's first gradient) and after runs once per call.
+    """
+    marks = [i for i, name in enumerate(names) if name == anchor]
+    if steps < 2 or len(marks) != steps:
+        return None
+    period = marks[1] - marks[0]
+    if any(b - a != period for a, b in itertools.pairwise(marks)):
+        return None
+    start, end = marks[0], marks[-1]
+    while start > 0 and names[start - 1] == names[start - 1 + period]:
+        start -= 1
+    while end < len(names) and names[end] == names[end - period]:
+        end += 1
+    if end - start < steps * period:
+        return None
+    return end - steps * period, end
+
+
+def count_ops(event):
+    return 1 + sum(count_ops(child) for child in event.cpu_children)
+
+
+def profile_figures(prof, wall, calls, steps, label):
+    """Microseconds per step by category, op counts and per-op figures of one profile."""
+    n = calls * steps
+    categories = dict.fromkeys(CATEGORIES, 0.0)
+    ops = {}
+    top_level = nested = 0
+    op_us = 0.0
+    split = True
+    markers = [e for e in prof.events() if e.name == CALL_MARKER and e.cpu_parent is None]
+    for marker in markers:
+        call = sorted(marker.cpu_children, key=lambda e: e.time_range.start)
+        names = [op.name for op in call]
+        span = per_step_span(names, steps)
+        if span is None:
+            split = split and "aten::normal_" not in names
+            span = (0, len(call))
+        for i, op in enumerate(call):
+            category = op_category(op.name) if span[0] <= i < span[1] else "per-call"
+            us = op.cpu_time_total  # its self time and that of the ops it calls
+            categories[category] += us / n
+            key = (op.name.removeprefix("aten::"), category)
+            figures = ops.setdefault(key, {"calls_per_step": 0.0, "us_per_step": 0.0})
+            figures["calls_per_step"] += 1 / n
+            figures["us_per_step"] += us / n
+            top_level += 1
+            nested += count_ops(op) - 1
+            op_us += us
+    if not split:
+        log(f"profile {label}: no repeating step found; every op counted as per step")
+    return {
+        "profiled_us_per_step": 1e6 * wall / n,
+        "ops_per_step": top_level / n,
+        "nested_ops_per_step": nested / n,
+        "categories_us_per_step": categories,
+        "outside_ops_us_per_step": (1e6 * wall - op_us) / n,
+        "ops": [{"op": name, "category": category, **figures}
+                for (name, category), figures in ops.items()],
+    }
+
+
+def profile_config(dim, batch, args, clock):
+    """Profiles of c (MALA, unadjusted) and a at one shape, and their untimed-by-profiler speed."""
+    model = make_model(dim, False, "cpu")
+    generator = torch.Generator().manual_seed(0)
+    start = torch.randn(batch, dim, generator=generator)
+    steps, calls = args.steps, args.profile_calls
+    step_a = bare_products(model, batch, "cpu")
+
+    def steps_a():
+        for _ in range(steps):
+            step_a()
+
+    candidates = {
+        "c_mala": project_chain(model, start, steps, True, generator),
+        "c_ula": project_chain(model, start, steps, False, generator),
+        "a": steps_a,
+    }
+    with torch.no_grad():
+        seconds = interleaved(candidates, args.rounds, args.min_time, lambda: None, CLOCKS[clock])
+        best = {}
+        for _ in range(PROFILE_ROUNDS):
+            for name, fn in candidates.items():
+                prof, wall = profiled(fn, calls)
+                if name not in best or wall < best[name][1]:
+                    best[name] = (prof, wall)
+    record = {"d": dim, "batch": batch, "steps": steps, "calls": calls, "clock": clock,
+              "samplers": {}}
+    for name, (prof, wall) in best.items():
+        figures = profile_figures(prof, wall, calls, steps, f"{name} d={dim} batch={batch}")
+        figures["us_per_step"] = 1e6 * seconds[name] / steps
+        record["samplers"][name] = figures
+    return record, {name: prof for name, (prof, _) in best.items()}
+
+
+def run_profile(args):
+    clock = clock_for(args, 1)
+    records, first = [], None
+    with limit_threads(1):
+        profiled(lambda: torch.zeros(1).add_(1), 1)  # the profiler's first start is slow
+        for dim in args.dims:
+            for batch in args.batches:
+                record, profiles = profile_config(dim, batch, args, clock)
+                records.append(record)
+                first = first or profiles
+                s = record["samplers"]
+                log(f"profile d={dim} batch={batch}: us/step c_mala "
+                    f"{s['c_mala']['us_per_step']:.1f}, c_ula {s['c_ula']['us_per_step']:.1f}, "
+                    f"a {s['a']['us_per_step']:.1f}")
+    return records, first
+
+
+SAMPLER_LABELS = {"c_mala": "c MALA", "c_ula": "c ULA", "a": "a bare"}
+
+
+def print_profile(records, first):
+    table = []
+    for r in records:
+        for name, label in SAMPLER_LABELS.items():
+            s = r["samplers"][name]
+            c = s["categories_us_per_step"]
+            table.append([
+                f"d={r['d']} batch={r['batch']}", label, fmt(s["us_per_step"], 1),
+                fmt(s["profiled_us_per_step"], 1), fmt(s["ops_per_step"], 1),
+                *(fmt(c[k], 1) for k in CATEGORIES), fmt(s["outside_ops_us_per_step"], 1),
+            ])
+    r0 = records[0]
+    print_table(
+        f"Profile of a Langevin step, cpu, 1 thread, spectral norm off, hidden {HIDDEN}, "
+        f"{r0['steps']} steps per call, {r0['calls']} calls per profile (best of "
+        f"{PROFILE_ROUNDS} by wall time): microseconds per step",
+        ["config", "sampler", f"us/step ({r0['clock']}, no profiler)", "us/step profiled",
+         "ops/step", "matmul us", "activation us", "random us", "bookkeeping us", "other us",
+         "per-call us", "outside-ops us"],
+        table,
+    )
+    print("The profiler adds a few microseconds to every op, so the profiled figures exceed the "
+          "step time without it,\nmost where ops are many and small. profiled = matmul + "
+          "activation + random + bookkeeping + other + per-call + outside-ops.\nEach aten op "
+          "called from Python counts with the ops it calls (an addmm's bias copy is matmul); "
+          "ops/step counts those called from Python.\nper-call: the ops outside the repeated "
+          "step, over the steps; outside-ops: profiled wall time minus the ops' self CPU time\n"
+          "(Python, and dispatch between ops).\n")
+
+    samplers = r0["samplers"]
+    rows = {}
+    for name in SAMPLER_LABELS:
+        for op in samplers[name]["ops"]:
+            rows.setdefault((op["category"], op["op"]), {})[name] = op
+    table = []
+    for (category, op), by_sampler in sorted(
+        rows.items(), key=lambda item: (CATEGORIES.index(item[0][0]), item[0][1])
+    ):
+        cells = [op, category]
+        for name in SAMPLER_LABELS:
+            figures = by_sampler.get(name)
+            cells += ["", ""] if figures is None else [
+                fmt(figures["calls_per_step"], 2), fmt(figures["us_per_step"], 2)]
+        table.append(cells)
+    print_table(
+        f"Grouping, d={r0['d']} batch={r0['batch']}: the aten ops called from Python, per step "
+        "(us include the ops each calls)",
+        ["op", "category", "c MALA calls", "c MALA us", "c ULA calls", "c ULA us",
+         "a calls", "a us"],
+        table,
+    )
+    total = r0["calls"] * r0["steps"]
+    for name in ("c_mala", "c_ula"):
+        print(f"Top 12 ops by self CPU time, {SAMPLER_LABELS[name]}, d={r0['d']} "
+              f"batch={r0['batch']}, totals over {total} steps (the marker's self time is "
+              "Python between ops):\n")
+        print(first[name].key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -433,8 +671,15 @@ def parse_args(argv=None):
                         help="the score_samples table (default on)")
     parser.add_argument("--fit", action=argparse.BooleanOptionalAction, default=None,
                         help="the whole-fit table (default on, off with --quick)")
+    parser.add_argument("--profile", action="store_true",
+                        help="only profile where a step of c goes next to a (torch.profiler; "
+                             "cpu, 1 thread, spectral norm off)")
+    parser.add_argument("--profile-calls", type=int, default=20,
+                        help="chain calls per profile (default 20)")
     parser.add_argument("--json", metavar="PATH", help="write all raw figures to this JSON file")
     args = parser.parse_args(argv)
+    if args.profile:
+        args.threads, args.spectral_norm = "1", "off"
     args.threads = [int(t) for t in split_list(args.threads)]
     args.spectral_norm = {"off": [False], "on": [True], "both": [False, True]}[args.spectral_norm]
     default_dims, default_batches = ("8,128", "32,256") if args.quick else ("8,32,128", "32,64,256,1024")
@@ -460,6 +705,15 @@ def main(argv=None):
         sync = lambda: None  # noqa: E731
     print(f"torch {torch.__version__}, device {args.device}, CPU threads {args.threads}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start\n")
+    if args.profile:
+        if args.device != "cpu":
+            print(f"--profile runs on the CPU only, not on --device {args.device}.")
+            return
+        records, first = run_profile(args)
+        print_profile(records, first)
+        if args.json:
+            write_json(args.json, {"args": vars(args), "profile": records})
+        return
     results = {"args": {k: v for k, v in vars(args).items()}, "sampler": [], "inference": []}
     for threads in args.threads:
         with limit_threads(threads):

@@ -26,7 +26,9 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
       coordinates ``z``, with ``f`` the MLP (whose output layer starts at
       zero). The untrained model is the Gaussian fitted to the data, and
       ``exp(-E)`` is integrable whatever ``f`` learns, since ``f`` grows at
-      most linearly. ``reg_alpha`` penalizes ``f`` only.
+      most linearly. ``reg_alpha`` penalizes ``f`` only. The first layer's
+      initial weights are scaled to the finest scale the data resolve, so
+      that fine structure (many rows in few dimensions) is learned in time.
     - **Persistent chains.** Negatives continue chains kept in a replay
       buffer, a fraction ``reinit_freq`` restarting from N(0, I) each draw.
       The Langevin defaults are those of a proper sampler (``noise_scale=1``)

@@ -674,6 +674,34 @@ def test_auto_step_size_follows_the_data_resolution(make_model):
     assert low_d.step_size_ == step
 
 
+def test_first_layer_initialization_follows_the_data_resolution(make_model, monkeypatch):
+    # PyTorch initializes a Linear layer's weights uniformly in +-1/sqrt(d);
+    # the first layer starts 0.75 / h times wider (h as above), so that it
+    # resolves structure at the data's scale from the start.
+    from sklearn_ebm import _base
+
+    initial = []
+    run_epochs = _base.BaseEnergyModel._run_epochs
+
+    def recording(self, state, *args):
+        initial.append(state["model"].network.linear_layers()[0].weight.detach().clone())
+        return run_epochs(self, state, *args)
+
+    monkeypatch.setattr(_base.BaseEnergyModel, "_run_epochs", recording)
+    for n, d in [(900, 2), (900, 16), (100, 16)]:
+        initial.clear()
+        make_model(hidden_sizes=(64,)).fit(np.random.RandomState(0).randn(n, d))
+        bound = 0.75 / n ** (-1 / (d + 4)) / np.sqrt(d)
+        largest = float(initial[0].abs().max())
+        assert 0.9 * bound < largest <= bound
+    # A warm start keeps the trained weights.
+    model = make_model(hidden_sizes=(64,), warm_start=True).fit(np.random.RandomState(0).randn(900, 2))
+    trained = model._training_weights["layers.0.weight"].clone()
+    initial.clear()
+    model.fit(np.random.RandomState(1).randn(900, 2))
+    torch.testing.assert_close(initial[0].cpu(), trained.cpu(), rtol=0, atol=0)
+
+
 def test_sample_uses_the_fitted_step_size(make_model):
     X = np.random.RandomState(0).randn(200, 2)
     model = make_model(random_state=0).fit(X)
