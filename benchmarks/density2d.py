@@ -16,11 +16,19 @@ test points, standardized with a scaler fit on train; all figures are in the sta
 * Models: EnergyBasedModel (defaults + ``--param`` overrides), KernelDensity with the bandwidth
   by 5-fold GridSearchCV over ``logspace(-2, 0, 20)``, GaussianMixture with n_components 1..20
   by BIC.
+* Seeds: ``--seeds`` (comma-separated, default ``0``; ``--seed N`` is an alias for one seed).
+  Each seed draws its own train/test split (``toy_split(name, seed)``) and is every model's
+  ``random_state``. With one seed the tables are those of that seed. With several: the NLL table
+  of each seed, the quadrature checks summarized over seeds (EBM mean ``log Z``, KDE/GMM max
+  ``|log Z|``, max ``L`` and max ``|widen diff|``), the mean NLL over seeds (with the EBM's sample
+  standard deviation), the mean MMD^2, and the win counts computed on the means (the per-seed
+  counts in parentheses). ``--json`` holds every seed's raw figures.
 
 Run from the repository root::
 
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/density2d.py
     python benchmarks/density2d.py --models kde,gmm
+    python benchmarks/density2d.py --seeds 0,1,2                 # means (and EBM sd) over 3 seeds
     python benchmarks/density2d.py --datasets moons,rings --param max_iter=200 --json out.json
     python benchmarks/density2d.py --max-iter-factor 10     # stability: 10x the default epochs
 """
@@ -157,7 +165,7 @@ def run_dataset(name, models, seed, params, n_grid, tol):
     return result
 
 
-def print_nll(results, models):
+def print_nll(results, models, title="Held-out NLL (nats, standardized units; lower is better)"):
     """NLL per dataset and model, with the selected KDE bandwidth, GMM size and EBM epochs."""
     headers = ["dataset"] + [f"{MODELS[m][0]} NLL" for m in models]
     details = [("kde", "KDE h", "bandwidth", 3), ("gmm", "GMM k", "n_components", None),
@@ -171,7 +179,7 @@ def print_nll(results, models):
         row += [figures[m][key] if digits is None else fmt(figures[m][key], digits)
                 for m, _, key, digits in details]
         rows.append(row)
-    print_table("Held-out NLL (nats, standardized units; lower is better)", headers, rows)
+    print_table(title, headers, rows)
 
 
 def print_quadrature(results, models, tol):
@@ -192,7 +200,7 @@ def print_quadrature(results, models, tol):
                 f"(!) = widening changed log Z by more than {tol} nats)", headers, rows)
 
 
-def print_mmd(results, models):
+def print_mmd(results, models, note=""):
     """Sample MMD^2 of each model and the train-vs-test noise floor."""
     headers = ["dataset"] + [f"{MODELS[m][0]} MMD^2" for m in models]
     headers += ["train MMD^2 (floor)", "kernel width"]
@@ -202,18 +210,117 @@ def print_mmd(results, models):
         row += [f"{result['mmd2_train_floor']:.2e}", fmt(result["mmd_bandwidth"], 2)]
         rows.append(row)
     print_table(f"Sample quality: MMD^2 of {N_MMD:,} samples vs {N_MMD:,} test points "
-                f"(RBF, biased; lower is better)", headers, rows)
+                f"(RBF, biased; lower is better){note}", headers, rows)
 
 
-def print_summary(results, models):
-    """How often the EBM beats both baselines on NLL, and matches the GMM on MMD^2."""
+def summary_counts(results, models):
+    """``(NLL wins, MMD^2 wins, n datasets)``: EBM NLL below both baselines, EBM MMD^2 <= GMM's.
+
+    A count is ``None`` when a model it needs was not run.
+    """
     figures = [r["models"] for r in results.values()]
+    nll_wins = mmd_wins = None
     if {"ebm", "kde", "gmm"} <= set(models):
-        wins = sum(f["ebm"]["nll"] < min(f["kde"]["nll"], f["gmm"]["nll"]) for f in figures)
-        print(f"EBM NLL beats both KDE and GMM on {wins} of {len(figures)} datasets")
+        nll_wins = sum(f["ebm"]["nll"] < min(f["kde"]["nll"], f["gmm"]["nll"]) for f in figures)
     if {"ebm", "gmm"} <= set(models):
-        wins = sum(f["ebm"]["mmd2"] <= f["gmm"]["mmd2"] for f in figures)
-        print(f"EBM MMD^2 <= GMM MMD^2 on {wins} of {len(figures)} datasets")
+        mmd_wins = sum(f["ebm"]["mmd2"] <= f["gmm"]["mmd2"] for f in figures)
+    return nll_wins, mmd_wins, len(figures)
+
+
+def print_summary(results, models, per_seed=None):
+    """How often the EBM beats both baselines on NLL, and matches the GMM on MMD^2.
+
+    ``results`` are one seed's figures or the means over seeds; ``per_seed`` (a list of one
+    seed's results each) adds the per-seed counts in parentheses.
+    """
+    nll_wins, mmd_wins, n_datasets = summary_counts(results, models)
+    counts = [summary_counts(r, models) for r in per_seed or []]
+
+    def note(index):
+        if not counts:
+            return ""
+        return (f" (means over {len(counts)} seeds; per seed: "
+                f"{', '.join(str(c[index]) for c in counts)})")
+
+    if nll_wins is not None:
+        print(f"EBM NLL beats both KDE and GMM on {nll_wins} of {n_datasets} datasets{note(0)}")
+    if mmd_wins is not None:
+        print(f"EBM MMD^2 <= GMM MMD^2 on {mmd_wins} of {n_datasets} datasets{note(1)}")
+
+
+def seed_means(by_seed, models):
+    """Per dataset and model: means over seeds of the figures, with the sample sd of the NLL.
+
+    ``by_seed`` maps each seed to its results. The returned dict has the layout of one seed's
+    results (``mmd_bandwidth``, ``mmd2_train_floor``, ``models``), every figure a mean, plus
+    ``nll_sd`` (``ddof=1``), ``log_z_max_abs``, ``half_width_max`` and ``widen_diff_max_abs``
+    per model.
+    """
+    runs = list(by_seed.values())
+    means = {}
+    for name in runs[0]:
+        per_seed = [run[name] for run in runs]
+        entry = {key: float(np.mean([r[key] for r in per_seed]))
+                 for key in ("mmd_bandwidth", "mmd2_train_floor")}
+        entry["models"] = {}
+        for m in models:
+            figures = [r["models"][m] for r in per_seed]
+            summary = {key: float(np.mean([f[key] for f in figures]))
+                       for key in figures[0] if isinstance(figures[0][key], (int, float))}
+            nll = [f["nll"] for f in figures]
+            summary["nll_sd"] = float(np.std(nll, ddof=1)) if len(nll) > 1 else float("nan")
+            summary["log_z_max_abs"] = float(max(abs(f["log_z"]) for f in figures))
+            summary["half_width_max"] = float(max(f["half_width"] for f in figures))
+            summary["widen_diff_max_abs"] = float(max(abs(f["widen_diff"]) for f in figures))
+            entry["models"][m] = summary
+        means[name] = entry
+    return means
+
+
+def print_mean_nll(means, models, n_seeds):
+    """Mean NLL over seeds per dataset and model, the EBM's sd, mean EBM epochs and fit time."""
+    headers = ["dataset"]
+    for m in models:
+        headers.append(f"{MODELS[m][0]} NLL")
+        if m == "ebm":
+            headers.append("EBM NLL sd")
+    if "ebm" in models:
+        headers += ["EBM epochs", "EBM fit s"]
+    rows = []
+    for name, result in means.items():
+        figures = result["models"]
+        row = [name]
+        for m in models:
+            row.append(fmt(figures[m]["nll"]))
+            if m == "ebm":
+                row.append(fmt(figures[m]["nll_sd"]))
+        if "ebm" in models:
+            row += [fmt(figures["ebm"]["n_iter"], 1), fmt(figures["ebm"]["fit_seconds"], 1)]
+        rows.append(row)
+    print_table(f"Held-out NLL, mean over {n_seeds} seeds (nats, standardized units; lower is "
+                f"better; sd = sample standard deviation over seeds)", headers, rows)
+
+
+def print_quadrature_over_seeds(means, models, tol, n_seeds):
+    """Quadrature checks over seeds: EBM mean log Z, KDE/GMM max |log Z|, max L and widen diff."""
+    headers = ["dataset"]
+    for m in models:
+        label = MODELS[m][0]
+        headers += [f"{label} mean log Z" if m == "ebm" else f"{label} max |log Z|",
+                    f"{label} max L", f"{label} max |widen diff|"]
+    rows = []
+    for name, result in means.items():
+        row = [name]
+        for m in models:
+            q = result["models"][m]
+            flag = "" if q["widen_diff_max_abs"] <= tol else " (!)"
+            log_z = q["log_z"] if m == "ebm" else q["log_z_max_abs"]
+            row += [fmt(log_z, 4), fmt(q["half_width_max"], 1),
+                    f"{q['widen_diff_max_abs']:.1e}{flag}"]
+        rows.append(row)
+    print_table(f"Quadrature log Z over {n_seeds} seeds (KDE and GMM are normalized: ~0 "
+                f"expected; (!) = on some seed widening changed log Z by more than {tol} nats)",
+                headers, rows)
 
 
 def parse_args(argv=None):
@@ -221,7 +328,8 @@ def parse_args(argv=None):
     parser.add_argument("--datasets", help=f"comma-separated substrings of {','.join(TOYS)}")
     parser.add_argument("--models", default=",".join(MODELS),
                         help=f"comma-separated subset of {','.join(MODELS)}")
-    parser.add_argument("--seed", type=int, default=0, help="data and model seed (default 0)")
+    parser.add_argument("--seeds", help="comma-separated data and model seeds (default 0)")
+    parser.add_argument("--seed", type=int, help="one data and model seed (alias of --seeds N)")
     parser.add_argument("--max-iter-factor", type=float, metavar="K",
                         help="multiply the EBM max_iter (default or --param) by K")
     parser.add_argument("--grid", type=int, default=400, help="quadrature points per axis")
@@ -235,6 +343,18 @@ def parse_args(argv=None):
     args.datasets = [t for t in TOYS if not wanted or any(w.lower() in t for w in wanted)]
     if not args.datasets:
         raise SystemExit(f"--datasets {wanted} matches none of {list(TOYS)}")
+    if args.seed is not None and args.seeds is not None:
+        raise SystemExit("give --seeds or --seed, not both")
+    if args.seed is not None:
+        args.seeds = [args.seed]
+    else:
+        try:
+            args.seeds = [int(s) for s in split_list(args.seeds or "0")]
+        except ValueError:
+            raise SystemExit(f"--seeds expects comma-separated integers, got {args.seeds!r}")
+        if not args.seeds or len(set(args.seeds)) != len(args.seeds):
+            raise SystemExit(f"--seeds expects distinct integers, got {args.seeds}")
+    args.seed = args.seeds[0] if len(args.seeds) == 1 else None
     args.params = parse_params(args.param)
     if args.max_iter_factor is not None:
         from sklearn_ebm import EnergyBasedModel
@@ -246,17 +366,41 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    by_seed = {}
     with limit_threads(args.threads):
-        results = {name: run_dataset(name, args.models, args.seed, args.params, args.grid, args.tol)
-                   for name in args.datasets}
-    print(f"2-D densities, seed {args.seed}, {N_TRAIN:,} train / {N_TEST:,} test, "
-          f"EBM overrides: {args.params or 'none'}\n")
-    print_nll(results, args.models)
-    print_quadrature(results, args.models, args.tol)
-    print_mmd(results, args.models)
-    print_summary(results, args.models)
+        for seed in args.seeds:
+            if len(args.seeds) > 1:
+                log(f"seed {seed}")
+            by_seed[seed] = {name: run_dataset(name, args.models, seed, args.params, args.grid,
+                                               args.tol)
+                             for name in args.datasets}
+    overrides = args.params or "none"
+    if len(args.seeds) == 1:
+        results = by_seed[args.seeds[0]]
+        print(f"2-D densities, seed {args.seeds[0]}, {N_TRAIN:,} train / {N_TEST:,} test, "
+              f"EBM overrides: {overrides}\n")
+        print_nll(results, args.models)
+        print_quadrature(results, args.models, args.tol)
+        print_mmd(results, args.models)
+        print_summary(results, args.models)
+        payload = {"args": vars(args), "results": results}
+    else:
+        n_seeds = len(args.seeds)
+        print(f"2-D densities, seeds {args.seeds}, {N_TRAIN:,} train / {N_TEST:,} test, "
+              f"EBM overrides: {overrides}\n")
+        for seed, results in by_seed.items():
+            print_nll(results, args.models,
+                      f"Held-out NLL, seed {seed} (nats, standardized units; lower is better)")
+        means = seed_means(by_seed, args.models)
+        print_quadrature_over_seeds(means, args.models, args.tol, n_seeds)
+        print_mean_nll(means, args.models, n_seeds)
+        print_mmd(means, args.models, f", mean over {n_seeds} seeds")
+        print_summary(means, args.models, per_seed=list(by_seed.values()))
+        payload = {"args": vars(args), "means": means}
     if args.json:
-        write_json(args.json, {"args": vars(args), "results": results})
+        # per_seed keys are the seeds as strings (JSON object keys)
+        payload["per_seed"] = {str(seed): results for seed, results in by_seed.items()}
+        write_json(args.json, payload)
 
 
 if __name__ == "__main__":
