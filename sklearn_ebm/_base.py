@@ -56,6 +56,11 @@ _STEP_NOISE_FRACTION = 1 / 2.5
 # 2020): about 3 for 5,000 rows in 2-D, about 1 (PyTorch's default) for
 # 10,000 rows of 32 features.
 _INIT_SCALE_FRACTION = 0.75
+# Decoupled weight decay (AdamW, Loshchilov & Hutter 2019): each step shrinks
+# the weights by learning_rate * _WEIGHT_DECAY. Without it, weights drift
+# over long runs and the model degrades after about 600 epochs on the 2-D
+# 8 gaussians (held-out NLL 1.43 -> 1.54 by epoch 1000; with it, 1.44-1.47).
+_WEIGHT_DECAY = 0.1
 
 
 def _resolution_scale(n_samples, n_features):
@@ -359,13 +364,18 @@ class BaseEnergyModel(BaseEstimator):
             step_size = self.step_size_
         else:
             step_size = (_STEP_NOISE_FRACTION * resolution) ** 2
-        optimizer = torch.optim.Adam(model.network.parameters(), lr=self.learning_rate)
+        optimizer = torch.optim.AdamW(
+            model.network.parameters(), lr=self.learning_rate, weight_decay=_WEIGHT_DECAY
+        )
         if continuing and getattr(self, "_optimizer_state", None) is not None:
             # A copy: Adam updates its state in place, and a failed fit must
-            # not change the fitted model. The current learning_rate applies.
+            # not change the fitted model. The current learning_rate and this
+            # version's weight decay apply (a 0.1.0 state was plain Adam's).
             optimizer.load_state_dict(copy.deepcopy(self._optimizer_state))
             for group in optimizer.param_groups:
-                group["lr"] = self.learning_rate
+                group.update(
+                    lr=self.learning_rate, weight_decay=_WEIGHT_DECAY, decoupled_weight_decay=True
+                )
         buffer = self._continued_buffer(device) if continuing else None
         if buffer is None:
             buffer_size = self.replay_buffer_size or 0

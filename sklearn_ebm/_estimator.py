@@ -83,7 +83,8 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         ``min(256, max(16, n_train // 10))``: large data trains in batches of
         256, small data still gets about ten updates per epoch.
     learning_rate : float, default=3e-3
-        Adam's learning rate.
+        The learning rate of AdamW (Adam with decoupled weight decay 0.1,
+        which keeps long runs from drifting).
     ema_decay : float in [0, 1), default=0.99
         The fitted network is an exponential moving average of the trained
         weights with this decay per optimizer step (0 keeps the last weights).

@@ -702,6 +702,17 @@ def test_first_layer_initialization_follows_the_data_resolution(make_model, monk
     torch.testing.assert_close(initial[0].cpu(), trained.cpu(), rtol=0, atol=0)
 
 
+def test_training_uses_decoupled_weight_decay(make_model, X_small):
+    # AdamW: the decay keeps long runs from drifting; the learning rate is the parameter.
+    from sklearn_ebm import _base
+
+    model = make_model(learning_rate=0.02).fit(X_small)
+    for group in model._optimizer_state["param_groups"]:
+        assert group["weight_decay"] == _base._WEIGHT_DECAY > 0
+        assert group["decoupled_weight_decay"]
+        assert group["lr"] == 0.02
+
+
 def test_sample_uses_the_fitted_step_size(make_model):
     X = np.random.RandomState(0).randn(200, 2)
     model = make_model(random_state=0).fit(X)

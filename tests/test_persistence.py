@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import sklearn_ebm
-from sklearn_ebm import EBMOutlierDetector, EnergyBasedModel
+from sklearn_ebm import EBMOutlierDetector, EnergyBasedModel, _base
 
 
 def roundtrip(model):
@@ -265,6 +265,9 @@ def test_state_of_0_1_0_loads(fitted_model, X_small):
 
     state["network_"]["state_dict"] = tensors(state["network_"]["state_dict"])
     state["_optimizer_state"] = tensors(state["_optimizer_state"])
+    # 0.1.0 trained with plain Adam.
+    for group in state["_optimizer_state"]["param_groups"]:
+        group.update(weight_decay=0, decoupled_weight_decay=False)
     state["_training_weights"] = tensors(state["_training_weights"])
     buffer = state["_replay_buffer"]
     state["_replay_buffer"] = ReplayBuffer(torch.from_numpy(buffer["chains"]), buffer["reinit_freq"])
@@ -277,3 +280,7 @@ def test_state_of_0_1_0_loads(fitted_model, X_small):
     assert_same_model(fitted_model, old, X_small)
     old.set_params(warm_start=True, max_iter=1).fit(X_small)
     assert old.n_iter_ == fitted_model.n_iter_ + 1
+    # ... and continues with this version's decoupled weight decay.
+    for group in old._optimizer_state["param_groups"]:
+        assert group["weight_decay"] == _base._WEIGHT_DECAY > 0
+        assert group["decoupled_weight_decay"]
