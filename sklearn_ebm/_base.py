@@ -56,11 +56,6 @@ _STEP_NOISE_FRACTION = 1 / 2.5
 # 2020): about 3 for 5,000 rows in 2-D, about 1 (PyTorch's default) for
 # 10,000 rows of 32 features.
 _INIT_SCALE_FRACTION = 0.75
-# Decoupled weight decay (AdamW, Loshchilov & Hutter 2019): each step shrinks
-# the weights by learning_rate * _WEIGHT_DECAY. Without it, weights drift
-# over long runs and the model degrades after about 600 epochs on the 2-D
-# 8 gaussians (held-out NLL 1.43 -> 1.54 by epoch 1000; with it, 1.44-1.47).
-_WEIGHT_DECAY = 0.1
 
 
 def _resolution_scale(n_samples, n_features):
@@ -152,6 +147,7 @@ class BaseEnergyModel(BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
         "ema_decay": [Interval(Real, 0, 1, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -181,6 +177,7 @@ class BaseEnergyModel(BaseEstimator):
         max_iter=100,
         batch_size="auto",
         learning_rate=3e-3,
+        weight_decay=0.1,
         ema_decay=0.99,
         early_stopping=True,
         validation_fraction=0.1,
@@ -206,6 +203,7 @@ class BaseEnergyModel(BaseEstimator):
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
         self.ema_decay = ema_decay
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -365,16 +363,16 @@ class BaseEnergyModel(BaseEstimator):
         else:
             step_size = (_STEP_NOISE_FRACTION * resolution) ** 2
         optimizer = torch.optim.AdamW(
-            model.network.parameters(), lr=self.learning_rate, weight_decay=_WEIGHT_DECAY
+            model.network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
         )
         if continuing and getattr(self, "_optimizer_state", None) is not None:
             # A copy: Adam updates its state in place, and a failed fit must
-            # not change the fitted model. The current learning_rate and this
-            # version's weight decay apply (a 0.1.0 state was plain Adam's).
+            # not change the fitted model. The current learning_rate and
+            # weight_decay apply (a 0.1.0 state was plain Adam's).
             optimizer.load_state_dict(copy.deepcopy(self._optimizer_state))
             for group in optimizer.param_groups:
                 group.update(
-                    lr=self.learning_rate, weight_decay=_WEIGHT_DECAY, decoupled_weight_decay=True
+                    lr=self.learning_rate, weight_decay=self.weight_decay, decoupled_weight_decay=True
                 )
         buffer = self._continued_buffer(device) if continuing else None
         if buffer is None:
@@ -768,6 +766,8 @@ class BaseEnergyModel(BaseEstimator):
 
         state = dict(state)
         _check_saved_version(state.pop("_sklearn_ebm_version", "0.1.0"))
+        # Parameters added since 0.1.0 take their defaults.
+        state.setdefault("weight_decay", 0.1)
         stored = state.get("network_")
         if isinstance(stored, dict):
             device = state["device_"]

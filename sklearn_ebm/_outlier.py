@@ -40,7 +40,7 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         ``spectral_norm``, ``reg_alpha``, ``langevin_steps``, ``step_size``,
         ``noise_scale``, ``clamp``, ``sampler``, ``replay_buffer_size``,
         ``reinit_freq``, ``max_iter``, ``batch_size``, ``learning_rate``,
-        ``ema_decay``, ``early_stopping``, ``validation_fraction``,
+        ``weight_decay``, ``ema_decay``, ``early_stopping``, ``validation_fraction``,
         ``n_iter_no_change``, ``tol``, ``device``, ``random_state``,
         ``verbose``, ``warm_start``.
 
@@ -92,6 +92,7 @@ loss_curve_, energy_gap_curve_, validation_scores_, best_validation_score_
         max_iter=100,
         batch_size="auto",
         learning_rate=3e-3,
+        weight_decay=0.1,
         ema_decay=0.99,
         early_stopping=True,
         validation_fraction=0.1,
@@ -118,6 +119,7 @@ loss_curve_, energy_gap_curve_, validation_scores_, best_validation_score_
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
         self.ema_decay = ema_decay
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction

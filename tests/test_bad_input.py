@@ -410,6 +410,7 @@ BAD_PARAMS = [
     ({"clamp": ("a", "b")}, r"clamp must be None or a pair \(lo, hi\) of numbers"),
     ({"learning_rate": -1e-3}, r"'learning_rate' parameter .* range \(0\.0, inf\)"),
     ({"learning_rate": float("nan")}, r"'learning_rate' parameter"),
+    ({"weight_decay": -0.1}, r"'weight_decay' parameter .* range \[0\.0, inf\)"),
     ({"max_iter": 0}, r"'max_iter' parameter .* range \[1, inf\)"),
     ({"langevin_steps": 0}, r"'langevin_steps' parameter .* range \[1, inf\)"),
     ({"batch_size": 0}, r"'batch_size' parameter"),

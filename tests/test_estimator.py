@@ -52,7 +52,8 @@ def test_score_is_normalized_mean_of_score_samples(fitted_model, X_small):
 
 PARAMETER_NAMES = [
     "hidden_sizes", "activation", "dropout", "spectral_norm", "reg_alpha", "langevin_steps",
-    "step_size", "noise_scale", "clamp", "max_iter", "batch_size", "learning_rate", "device",
+    "step_size", "noise_scale", "clamp", "max_iter", "batch_size", "learning_rate",
+    "weight_decay", "device",
     "random_state", "verbose", "warm_start", "replay_buffer_size", "reinit_freq",
     "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
 ]
@@ -703,14 +704,17 @@ def test_first_layer_initialization_follows_the_data_resolution(make_model, monk
 
 
 def test_training_uses_decoupled_weight_decay(make_model, X_small):
-    # AdamW: the decay keeps long runs from drifting; the learning rate is the parameter.
-    from sklearn_ebm import _base
-
-    model = make_model(learning_rate=0.02).fit(X_small)
+    # AdamW with the parameters; weight_decay=0 trains as plain Adam.
+    model = make_model(learning_rate=0.02, weight_decay=0.3).fit(X_small)
     for group in model._optimizer_state["param_groups"]:
-        assert group["weight_decay"] == _base._WEIGHT_DECAY > 0
         assert group["decoupled_weight_decay"]
-        assert group["lr"] == 0.02
+        assert (group["lr"], group["weight_decay"]) == (0.02, 0.3)
+    adam = make_model(weight_decay=0.0).fit(X_small)
+    decayed = make_model().fit(X_small)
+    assert not np.allclose(adam.score_samples(X_small), decayed.score_samples(X_small))
+    # A warm start applies the current weight_decay.
+    model.set_params(warm_start=True, weight_decay=0.05).fit(X_small)
+    assert all(g["weight_decay"] == 0.05 for g in model._optimizer_state["param_groups"])
 
 
 def test_sample_uses_the_fitted_step_size(make_model):

@@ -280,7 +280,9 @@ def test_state_of_0_1_0_loads(fitted_model, X_small):
     assert_same_model(fitted_model, old, X_small)
     old.set_params(warm_start=True, max_iter=1).fit(X_small)
     assert old.n_iter_ == fitted_model.n_iter_ + 1
-    # ... and continues with this version's decoupled weight decay.
+    # ... and continues with decoupled weight decay, a parameter 0.1.0 did
+    # not have, at its default.
+    assert old.get_params()["weight_decay"] == EnergyBasedModel().weight_decay > 0
     for group in old._optimizer_state["param_groups"]:
-        assert group["weight_decay"] == _base._WEIGHT_DECAY > 0
+        assert group["weight_decay"] == old.weight_decay
         assert group["decoupled_weight_decay"]
