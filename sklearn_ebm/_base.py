@@ -144,6 +144,7 @@ class BaseEnergyModel(BaseEstimator):
         "sampler": [StrOptions({"mala", "langevin"})],
         "replay_buffer_size": [Interval(Integral, 0, None, closed="left")],
         "reinit_freq": [Interval(Real, 0, 1, closed="both")],
+        "negative_fraction": [Interval(Real, 0, 1, closed="right")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -174,6 +175,7 @@ class BaseEnergyModel(BaseEstimator):
         sampler="mala",
         replay_buffer_size=10000,
         reinit_freq=0.05,
+        negative_fraction=1.0,
         max_iter=100,
         batch_size="auto",
         learning_rate=3e-3,
@@ -200,6 +202,7 @@ class BaseEnergyModel(BaseEstimator):
         self.sampler = sampler
         self.replay_buffer_size = replay_buffer_size
         self.reinit_freq = reinit_freq
+        self.negative_fraction = negative_fraction
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -471,6 +474,7 @@ class BaseEnergyModel(BaseEstimator):
                         batch_size=batch_size,
                         langevin=langevin,
                         reg_alpha=self.reg_alpha,
+                        negative_fraction=self.negative_fraction,
                         averaged=averaged,
                     )
                 except KeyboardInterrupt:
@@ -768,6 +772,7 @@ class BaseEnergyModel(BaseEstimator):
         _check_saved_version(state.pop("_sklearn_ebm_version", "0.1.0"))
         # Parameters added since 0.1.0 take their defaults.
         state.setdefault("weight_decay", 0.1)
+        state.setdefault("negative_fraction", 1.0)
         stored = state.get("network_")
         if isinstance(stored, dict):
             device = state["device_"]

@@ -39,8 +39,9 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         and defaults: ``hidden_sizes``, ``activation``, ``dropout``,
         ``spectral_norm``, ``reg_alpha``, ``langevin_steps``, ``step_size``,
         ``noise_scale``, ``clamp``, ``sampler``, ``replay_buffer_size``,
-        ``reinit_freq``, ``max_iter``, ``batch_size``, ``learning_rate``,
-        ``weight_decay``, ``ema_decay``, ``early_stopping``, ``validation_fraction``,
+        ``reinit_freq``, ``negative_fraction``, ``max_iter``, ``batch_size``,
+        ``learning_rate``, ``weight_decay``, ``ema_decay``, ``early_stopping``,
+        ``validation_fraction``,
         ``n_iter_no_change``, ``tol``, ``device``, ``random_state``,
         ``verbose``, ``warm_start``.
 
@@ -89,6 +90,7 @@ loss_curve_, energy_gap_curve_, validation_scores_, best_validation_score_
         sampler="mala",
         replay_buffer_size=10000,
         reinit_freq=0.05,
+        negative_fraction=1.0,
         max_iter=100,
         batch_size="auto",
         learning_rate=3e-3,
@@ -116,6 +118,7 @@ loss_curve_, energy_gap_curve_, validation_scores_, best_validation_score_
         self.sampler = sampler
         self.replay_buffer_size = replay_buffer_size
         self.reinit_freq = reinit_freq
+        self.negative_fraction = negative_fraction
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate

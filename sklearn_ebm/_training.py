@@ -5,6 +5,7 @@ scikit-learn. The estimator owns the loop over epochs, early stopping and
 the bookkeeping of fitted attributes.
 """
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -62,7 +63,17 @@ def draw_negatives(model, start, langevin, generator=None):
 
 
 def train_epoch(
-    model, optimizer, data, buffer, *, batch_size, langevin, reg_alpha, averaged=None, generator=None
+    model,
+    optimizer,
+    data,
+    buffer,
+    *,
+    batch_size,
+    langevin,
+    reg_alpha,
+    negative_fraction=1.0,
+    averaged=None,
+    generator=None,
 ):
     """One pass over ``data`` in shuffled minibatches; returns :class:`EpochStats`.
 
@@ -82,6 +93,9 @@ def train_epoch(
         Energy-magnitude penalty of :func:`contrastive_divergence_loss`. It
         applies to the network's output only: the Gaussian base has no
         parameters, and penalizing it would push the network to cancel it.
+    negative_fraction : float in (0, 1], default=1.0
+        Chains advanced per minibatch, as a fraction of its rows (at least
+        one): the sampler's cost scales with it.
     averaged : torch.optim.swa_utils.AveragedModel, optional
         Updated with ``model.network`` after every optimizer step.
     generator : torch.Generator, optional
@@ -94,7 +108,8 @@ def train_epoch(
     n_batches = 0
     for batch_index in order.split(batch_size):
         real = data[batch_index]
-        chain_index, start = buffer.draw(real.shape[0], generator)
+        n_negatives = max(1, math.ceil(negative_fraction * real.shape[0]))
+        chain_index, start = buffer.draw(n_negatives, generator)
         negatives = draw_negatives(model, start, langevin, generator)
         buffer.store(chain_index, negatives)
 

@@ -415,6 +415,8 @@ BAD_PARAMS = [
     ({"langevin_steps": 0}, r"'langevin_steps' parameter .* range \[1, inf\)"),
     ({"batch_size": 0}, r"'batch_size' parameter"),
     ({"reinit_freq": 1.5}, r"'reinit_freq' parameter .* range \[0\.0, 1\.0\]"),
+    ({"negative_fraction": 0.0}, r"'negative_fraction' parameter .* range \(0\.0, 1\.0\]"),
+    ({"negative_fraction": 1.5}, r"'negative_fraction' parameter .* range \(0\.0, 1\.0\]"),
     ({"validation_fraction": 1.0}, r"'validation_fraction' parameter"),
     ({"sampler": "hmc"}, r"'sampler' parameter .* among"),
 ]

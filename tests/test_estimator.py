@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from sklearn_ebm import EnergyBasedModel, build_energy_network, resolve_device
+from sklearn_ebm import EnergyBasedModel, ReplayBuffer, build_energy_network, resolve_device
 
 
 def numpy_state_equal(a, b):
@@ -55,6 +55,7 @@ PARAMETER_NAMES = [
     "step_size", "noise_scale", "clamp", "max_iter", "batch_size", "learning_rate",
     "weight_decay", "device",
     "random_state", "verbose", "warm_start", "replay_buffer_size", "reinit_freq",
+    "negative_fraction",
     "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
 ]
 
@@ -715,6 +716,28 @@ def test_training_uses_decoupled_weight_decay(make_model, X_small):
     # A warm start applies the current weight_decay.
     model.set_params(warm_start=True, weight_decay=0.05).fit(X_small)
     assert all(g["weight_decay"] == 0.05 for g in model._optimizer_state["param_groups"])
+
+
+def test_negative_fraction_sets_the_chains_advanced_per_minibatch(make_model, X_small, monkeypatch):
+    drawn = []
+    original = ReplayBuffer.draw
+
+    def recording(self, n_chains, generator=None):
+        drawn.append(n_chains)
+        return original(self, n_chains, generator)
+
+    monkeypatch.setattr(ReplayBuffer, "draw", recording)
+    # 80 rows, no validation split: minibatches of 32, 32 and 16 rows.
+    params = dict(batch_size=32, max_iter=1, early_stopping=False)
+    full = make_model(**params).fit(X_small)
+    assert drawn == [32, 32, 16]
+    drawn.clear()
+    half = make_model(negative_fraction=0.5, **params).fit(X_small)
+    assert drawn == [16, 16, 8]
+    assert not np.allclose(full.score_samples(X_small), half.score_samples(X_small))
+    drawn.clear()
+    make_model(negative_fraction=0.01, **params).fit(X_small)
+    assert drawn == [1, 1, 1]
 
 
 def test_sample_uses_the_fitted_step_size(make_model):

@@ -255,6 +255,8 @@ def test_state_of_0_1_0_loads(fitted_model, X_small):
 
     state = fitted_model.__getstate__()
     del state["_sklearn_ebm_version"]
+    # Parameters added since 0.1.0.
+    del state["weight_decay"], state["negative_fraction"]
 
     def tensors(obj):
         if isinstance(obj, np.ndarray):
@@ -283,6 +285,7 @@ def test_state_of_0_1_0_loads(fitted_model, X_small):
     # ... and continues with decoupled weight decay, a parameter 0.1.0 did
     # not have, at its default.
     assert old.get_params()["weight_decay"] == EnergyBasedModel().weight_decay > 0
+    assert old.get_params()["negative_fraction"] == 1.0
     for group in old._optimizer_state["param_groups"]:
         assert group["weight_decay"] == old.weight_decay
         assert group["decoupled_weight_decay"]
