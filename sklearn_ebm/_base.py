@@ -239,6 +239,20 @@ class BaseEnergyModel(BaseEstimator):
                     f"got {self.clamp!r}."
                 )
 
+    def _check_network_unchanged(self):
+        # warm_start and partial_fit continue the fitted network: a changed
+        # architecture cannot apply, and silently keeping the old one would
+        # make get_params() describe a model that does not exist.
+        fitted = self.network_.config()
+        for name in ("hidden_sizes", "activation", "dropout", "spectral_norm"):
+            wanted = tuple(getattr(self, name)) if name == "hidden_sizes" else getattr(self, name)
+            if wanted != fitted[name]:
+                raise ValueError(
+                    f"{name} is {wanted!r} but the fitted network was built with {fitted[name]!r}; "
+                    "warm_start and partial_fit continue the fitted network. Set "
+                    f"warm_start=False (or call fit) to train a new one, or restore {name}."
+                )
+
     # ------------------------------------------------------------------- fit
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -278,7 +292,9 @@ class BaseEnergyModel(BaseEstimator):
                 "early_stopping needs at least 2 rows (one to validate on), got "
                 "1 sample; pass more data or early_stopping=False."
             )
-        device = self.device_ if continuing else resolve_device(self.device)
+        if continuing:
+            self._check_network_unchanged()
+        device = resolve_device(self.device)
         seed = _torch_seed(self.random_state)
         if continuing:
             # Each continued fit draws fresh minibatches and Langevin noise,
@@ -288,7 +304,7 @@ class BaseEnergyModel(BaseEstimator):
             seed = (seed + self.n_iter_) % np.iinfo(np.int32).max
         with isolated_rng(device, seed):
             state = self._fit_state(X, device, continuing, early_stopping)
-            self._run_epochs(state, 1 if partial else self.max_iter, early_stopping)
+            self._run_epochs(state, 1 if partial else self.max_iter, early_stopping, partial)
         return X
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -397,8 +413,11 @@ class BaseEnergyModel(BaseEstimator):
         }
 
     def _continued_buffer(self, device):
+        # The persistent chains carry over only while replay_buffer_size
+        # still asks for them; a changed size starts a fresh buffer.
         buffer = getattr(self, "_replay_buffer", None)
-        if buffer is None or buffer.chains.shape[1] != self.n_features_in_:
+        size = self.replay_buffer_size
+        if buffer is None or size == 0 or buffer.chains.shape != (size, self.n_features_in_):
             return None
         return ReplayBuffer(buffer.chains.clone(), self.reinit_freq).to(device)
 
@@ -438,7 +457,7 @@ class BaseEnergyModel(BaseEstimator):
             return min(256, max(16, n_train // 10))
         return self.batch_size
 
-    def _run_epochs(self, state, max_epochs, early_stopping):
+    def _run_epochs(self, state, max_epochs, early_stopping, partial=False):
         model, data = state["model"], state["data"]
         langevin = self._langevin_settings(state["whitening"], state["device"], state["step_size"])
         batch_size = min(self._batch_size(len(data)), len(data))
@@ -506,7 +525,8 @@ class BaseEnergyModel(BaseEstimator):
                 if early_stopping and since_best >= self.n_iter_no_change:
                     break
             else:
-                if since_best < self.n_iter_no_change and max_epochs == self.max_iter:
+                # partial_fit runs one epoch whatever max_iter says.
+                if since_best < self.n_iter_no_change and not partial:
                     warnings.warn(
                         f"Stopped at max_iter={self.max_iter} epochs while the fit was still "
                         "improving; raise max_iter for a better model.",
@@ -675,9 +695,11 @@ class BaseEnergyModel(BaseEstimator):
             when the model was fitted on named columns, else an ndarray.
         """
         check_is_fitted(self)
+        if not isinstance(n_steps, Integral) or isinstance(n_steps, bool) or n_steps < 1:
+            raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}; for example n_steps=32.")
         index = getattr(X, "index", None)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        nodes, weights = np.polynomial.legendre.leggauss(int(n_steps))
+        nodes, weights = np.polynomial.legendre.leggauss(n_steps)
         nodes = torch.as_tensor((nodes + 1) / 2, dtype=torch.float32, device=self.device_)
         weights = torch.as_tensor(weights / 2, dtype=torch.float32, device=self.device_)
         forward_t = torch.as_tensor(self.whitening_.forward.T, dtype=torch.float32, device=self.device_)

@@ -127,7 +127,9 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         whitening on the next ``fit`` instead of starting over. Each continued
         fit draws fresh minibatches and noise (reproducibly for an int
         ``random_state``), so repeated warm-started fits train like one
-        longer fit.
+        longer fit. The network's architecture (``hidden_sizes``,
+        ``activation``, ``dropout``, ``spectral_norm``) cannot change between
+        continued fits: a change raises ValueError.
 
     Attributes
     ----------

@@ -108,7 +108,8 @@ def train_epoch(
     n_batches = 0
     for batch_index in order.split(batch_size):
         real = data[batch_index]
-        n_negatives = max(1, math.ceil(negative_fraction * real.shape[0]))
+        # Rounded first: 0.07 * 100 is 7.000000000000001 in floating point.
+        n_negatives = max(1, math.ceil(round(negative_fraction * real.shape[0], 9)))
         chain_index, start = buffer.draw(n_negatives, generator)
         negatives = draw_negatives(model, start, langevin, generator)
         buffer.store(chain_index, negatives)

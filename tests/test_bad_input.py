@@ -358,6 +358,13 @@ def test_sample_rejects_bad_n_samples(fitted, Est, n_samples):
         fitted[Est].sample(n_samples)
 
 
+@pytest.mark.parametrize("n_steps", [0, -3, 2.7, 8.0, "8", True, None], ids=repr)
+@pytest.mark.parametrize("Est", ESTIMATORS, ids=EST_IDS)
+def test_feature_contributions_rejects_bad_n_steps(fitted, Est, n_steps):
+    with pytest.raises(ValueError, match=r"n_steps must be a positive integer, got .*n_steps=32"):
+        fitted[Est].feature_contributions(np.zeros((2, 3)), n_steps=n_steps)
+
+
 @pytest.mark.parametrize("n_samples", [1, 7, np.int64(3), np.int32(2), np.uint8(4)], ids=repr)
 @pytest.mark.parametrize("Est", ESTIMATORS, ids=EST_IDS)
 def test_sample_accepts_integer_types(fitted, Est, n_samples):

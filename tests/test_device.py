@@ -138,3 +138,15 @@ def test_int_seed_leaves_cuda_rng_untouched(make_model, X_small, device):
     for before, after in zip(cuda_states, torch.cuda.get_rng_state_all()):
         assert torch.equal(before, after)
     assert torch.equal(torch.get_rng_state(), cpu_state)
+
+
+@requires_cuda
+@pytest.mark.parametrize("first, then", [("cuda", "cpu"), ("cpu", "cuda")])
+def test_continued_fit_moves_to_the_new_device(make_model, X_small, first, then):
+    model = make_model(device=first).fit(X_small)
+    model.set_params(device=then, warm_start=True).fit(X_small)
+    assert model.device_.type == then
+    assert all(p.device.type == then for p in model.network_.parameters())
+    assert model._replay_buffer.chains.device.type == then
+    model.partial_fit(X_small)
+    assert np.all(np.isfinite(model.score_samples(X_small)))

@@ -397,6 +397,53 @@ def test_warm_start_rejects_new_feature_count(make_model, X_small):
         model.fit(X_small[:, :2])
 
 
+@pytest.mark.parametrize(
+    "change",
+    [{"hidden_sizes": (8, 8)}, {"activation": "tanh"}, {"dropout": 0.5}, {"spectral_norm": True}],
+    ids=lambda c: next(iter(c)),
+)
+@pytest.mark.parametrize("continue_with", ["warm_start", "partial_fit"])
+def test_continued_fit_rejects_a_changed_network(make_model, X_small, change, continue_with):
+    # The fitted network cannot take a new architecture; the error names the
+    # parameter and the fix, and the fitted model is left as it was.
+    model = make_model(hidden_sizes=(16,)).fit(X_small)
+    scores = model.score_samples(X_small)
+    model.set_params(warm_start=True, **change)
+    name = next(iter(change))
+    with pytest.raises(ValueError, match=rf"{name} is .* fitted network was built with .*warm_start=False"):
+        model.fit(X_small) if continue_with == "warm_start" else model.partial_fit(X_small)
+    np.testing.assert_array_equal(model.score_samples(X_small), scores)
+    # A cold fit builds the new network.
+    model.set_params(warm_start=False).fit(X_small)
+    assert model.network_.config()[name] == (change[name] if name != "hidden_sizes" else (8, 8))
+
+
+def test_continued_fits_follow_replay_buffer_size(make_model, X_small):
+    # replay_buffer_size=0 restarts every chain at every draw, in continued
+    # fits too; a changed size starts a fresh buffer of that size.
+    model = make_model(replay_buffer_size=0)
+    model.partial_fit(X_small)
+    model.partial_fit(X_small)
+    assert model._replay_buffer.chains.shape == (1, 3) and model._replay_buffer.reinit_freq == 1.0
+    model.set_params(replay_buffer_size=50, warm_start=True).fit(X_small)
+    assert model._replay_buffer.chains.shape == (50, 3)
+    assert model._replay_buffer.reinit_freq == model.reinit_freq
+    model.set_params(replay_buffer_size=0).fit(X_small)
+    assert model._replay_buffer.chains.shape == (1, 3) and model._replay_buffer.reinit_freq == 1.0
+
+
+def test_partial_fit_does_not_warn_about_max_iter(make_model, X_small):
+    # partial_fit runs one epoch whatever max_iter is.
+    model = make_model(max_iter=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.partial_fit(X_small)
+        model.partial_fit(X_small)
+    assert model.n_iter_ == 2
+    with pytest.warns(ConvergenceWarning, match="max_iter=1"):
+        make_model(max_iter=1, early_stopping=False).fit(X_small)
+
+
 def test_clone_is_unfitted_with_same_params(fitted_model):
     copy = clone(fitted_model)
     assert copy is not fitted_model
@@ -738,6 +785,10 @@ def test_negative_fraction_sets_the_chains_advanced_per_minibatch(make_model, X_
     drawn.clear()
     make_model(negative_fraction=0.01, **params).fit(X_small)
     assert drawn == [1, 1, 1]
+    # 0.14 * 50 is 7.000000000000001 in floating point: still 7 chains.
+    drawn.clear()
+    make_model(negative_fraction=0.14, batch_size=50, max_iter=1, early_stopping=False).fit(X_small)
+    assert drawn == [7, 5]
 
 
 def test_sample_uses_the_fitted_step_size(make_model):
