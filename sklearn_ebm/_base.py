@@ -66,6 +66,13 @@ def _resolution_scale(n_samples, n_features):
 _SAMPLE_STEPS_FACTOR = 10
 
 
+def _check_int_at_least(name, value, minimum, hint=""):
+    """Raise ValueError unless ``value`` is an integer (not a bool) >= ``minimum``."""
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {kind}, got {value!r}{hint}.")
+
+
 class _ClampInUserUnits:
     """In-place clamp of whitened points to a box given in the user's units."""
 
@@ -649,9 +656,8 @@ class BaseEnergyModel(BaseEstimator):
         check_is_fitted(self)
         if n_temperatures == "auto":
             n_temperatures = max(256, 8 * self.n_features_in_)
-        for name, value in (("n_chains", n_chains), ("n_temperatures", n_temperatures)):
-            if not isinstance(value, Integral) or isinstance(value, bool) or value < 2:
-                raise ValueError(f"{name} must be an integer >= 2, got {value!r}.")
+        _check_int_at_least("n_chains", n_chains, 2)
+        _check_int_at_least("n_temperatures", n_temperatures, 2)
         seed = _torch_seed(self.random_state if random_state is None else random_state)
         generator = torch.Generator(device=self.device_).manual_seed(seed)
         return ais_log_partition(
@@ -695,8 +701,7 @@ class BaseEnergyModel(BaseEstimator):
             when the model was fitted on named columns, else an ndarray.
         """
         check_is_fitted(self)
-        if not isinstance(n_steps, Integral) or isinstance(n_steps, bool) or n_steps < 1:
-            raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}; for example n_steps=32.")
+        _check_int_at_least("n_steps", n_steps, 1, "; for example n_steps=32")
         index = getattr(X, "index", None)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         nodes, weights = np.polynomial.legendre.leggauss(n_steps)
@@ -740,8 +745,7 @@ class BaseEnergyModel(BaseEstimator):
             Samples in the units of the data passed to ``fit``.
         """
         check_is_fitted(self)
-        if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        _check_int_at_least("n_samples", n_samples, 1)
         seed = _torch_seed(self.random_state if random_state is None else random_state)
         generator = torch.Generator(device=self.device_).manual_seed(seed)
         model = self._model()
