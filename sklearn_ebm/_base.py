@@ -768,8 +768,8 @@ class BaseEnergyModel(BaseEstimator):
         return out
 
     def _sample_starts(self, n_chains, generator):
-        buffer = getattr(self, "_replay_buffer", None)
-        if buffer is None or buffer.reinit_freq >= 1.0:  # no persistent chains
+        buffer = self._replay_buffer
+        if buffer.reinit_freq >= 1.0:  # no persistent chains
             return torch.randn((n_chains, self.n_features_in_), generator=generator, device=self.device_)
         n_stored = buffer.chains.shape[0]
         if n_chains <= n_stored:
