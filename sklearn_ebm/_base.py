@@ -729,14 +729,8 @@ class BaseEnergyModel(BaseEstimator):
     def sample(self, n_samples=1, random_state=None):
         """Draw samples from the model by Langevin dynamics.
 
-        Chains start from the persistent chains of the replay buffer that
-        training left (drawn without replacement while there are enough) and
-        run ``10 * langevin_steps`` steps with the training settings on the
-        fitted network. Training matched those chains to the data, so they
-        hold the data's proportions between modes that short runs from the
-        Gaussian base do not cross to (Du & Mordatch 2019 also sample from
-        the buffer). Without persistent chains (``replay_buffer_size=0`` or
-        ``reinit_freq=1``) chains start from the Gaussian fitted to the data.
+        Chains start from the Gaussian fitted to the training data and run
+        ``10 * langevin_steps`` steps with the training settings.
 
         Parameters
         ----------
@@ -759,24 +753,13 @@ class BaseEnergyModel(BaseEstimator):
         out = np.empty((n_samples, self.n_features_in_), dtype=np.float64)
         for start in range(0, n_samples, _INFERENCE_BATCH):
             stop = min(start + _INFERENCE_BATCH, n_samples)
-            z = self._sample_starts(stop - start, generator)
+            z = torch.randn((stop - start, self.n_features_in_), generator=generator, device=self.device_)
             for _ in range(_SAMPLE_STEPS_FACTOR):
                 z = draw_negatives(model, z, langevin, generator)
             out[start:stop] = self.whitening_.inverse_transform(z.cpu().double().numpy())
         if self.clamp is not None:
             np.clip(out, *self.clamp, out=out)
         return out
-
-    def _sample_starts(self, n_chains, generator):
-        buffer = self._replay_buffer
-        if buffer.reinit_freq >= 1.0:  # no persistent chains
-            return torch.randn((n_chains, self.n_features_in_), generator=generator, device=self.device_)
-        n_stored = buffer.chains.shape[0]
-        if n_chains <= n_stored:
-            index = torch.randperm(n_stored, generator=generator, device=self.device_)[:n_chains]
-        else:
-            index = torch.randint(n_stored, (n_chains,), generator=generator, device=self.device_)
-        return buffer.chains[index]
 
     # ------------------------------------------------------------ persistence
 

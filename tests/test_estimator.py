@@ -797,27 +797,3 @@ def test_sample_uses_the_fitted_step_size(make_model):
     first = model.sample(5, random_state=1)
     model.step_size_ = 4 * model.step_size_
     assert not np.allclose(model.sample(5, random_state=1), first)
-
-
-def test_sample_starts_from_the_persistent_chains(fitted_model):
-    # With a negligible step the samples stay where their chains start: at
-    # the replay buffer's chains, which sample() copies and does not move.
-    buffer = fitted_model._replay_buffer
-    n_stored = buffer.chains.shape[0]
-    buffer.chains = torch.randn(n_stored, 3, generator=torch.Generator().manual_seed(0)) + 4.0
-    stored = buffer.chains.clone()
-    fitted_model.step_size_ = 1e-12
-    whitened = fitted_model.whitening_.transform(fitted_model.sample(n_stored, random_state=0))
-    # Drawn without replacement while the buffer has enough chains ...
-    np.testing.assert_allclose(
-        np.sort(whitened, axis=0), np.sort(stored.double().numpy(), axis=0), atol=1e-4
-    )
-    assert torch.equal(buffer.chains, stored)
-    # ... and with replacement beyond.
-    many = fitted_model.whitening_.transform(fitted_model.sample(3 * n_stored, random_state=0))
-    nearest = np.abs(many[:, None, :] - stored.double().numpy()[None]).max(axis=2).min(axis=1)
-    assert many.shape == (3 * n_stored, 3) and nearest.max() < 1e-4
-    # Without persistent chains, they start from the Gaussian base instead.
-    buffer.reinit_freq = 1.0
-    base = fitted_model.whitening_.transform(fitted_model.sample(n_stored, random_state=0))
-    assert abs(base.mean()) < 0.5 < 3.0 < whitened.mean()
