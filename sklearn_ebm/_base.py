@@ -423,8 +423,8 @@ class BaseEnergyModel(BaseEstimator):
         # The persistent chains carry over only while replay_buffer_size
         # still asks for them; a changed size starts a fresh buffer.
         buffer = getattr(self, "_replay_buffer", None)
-        size = self.replay_buffer_size
-        if buffer is None or size == 0 or buffer.chains.shape != (size, self.n_features_in_):
+        # (A stored buffer has at least one chain, so size 0 never matches.)
+        if buffer is None or buffer.chains.shape != (self.replay_buffer_size, self.n_features_in_):
             return None
         return ReplayBuffer(buffer.chains.clone(), self.reinit_freq).to(device)
 

@@ -82,7 +82,8 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         fits about 2.5x faster: on 10,000 x 32 rows, 5.6 s instead of 14.3 s
         on one thread, with the same mean outlier ROC-AUC on the benchmark
         sets (0.862 vs 0.863), but 2-D held-out likelihoods 0.02-0.13 nats
-        worse (means over 3 seeds). A speed-for-density trade-off; see the user guide.
+        worse (means over 3 seeds). A speed-for-density trade-off; see the
+        user guide.
     max_iter : int, default=100
         Maximum number of epochs (passes over the training data).
     batch_size : int or "auto", default="auto"

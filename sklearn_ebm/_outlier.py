@@ -41,9 +41,8 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         ``noise_scale``, ``clamp``, ``sampler``, ``replay_buffer_size``,
         ``reinit_freq``, ``negative_fraction``, ``max_iter``, ``batch_size``,
         ``learning_rate``, ``weight_decay``, ``ema_decay``, ``early_stopping``,
-        ``validation_fraction``,
-        ``n_iter_no_change``, ``tol``, ``device``, ``random_state``,
-        ``verbose``, ``warm_start``.
+        ``validation_fraction``, ``n_iter_no_change``, ``tol``, ``device``,
+        ``random_state``, ``verbose``, ``warm_start``.
 
     Attributes
     ----------
