@@ -77,3 +77,11 @@ TOYS = {
 def make_toy(name, n, rng):
     """``n`` independent draws of the toy density ``name`` (one of ``TOYS``)."""
     return TOYS[name](n, rng)
+
+
+def select_toys(wanted):
+    """The toy names matching any of the substrings ``wanted`` (all when empty), in TOYS order."""
+    names = [t for t in TOYS if not wanted or any(w.lower() in t for w in wanted)]
+    if not names:
+        raise SystemExit(f"--datasets {wanted} matches none of {list(TOYS)}")
+    return names

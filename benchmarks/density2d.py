@@ -47,7 +47,7 @@ from _common import (
     BICGaussianMixture, add_common_arguments, check_choices, fmt, limit_threads, log,
     parse_params, print_table, split_list, write_json,
 )
-from _toy2d import TOYS, make_toy
+from _toy2d import TOYS, make_toy, select_toys
 
 N_TRAIN = N_TEST = 5_000
 N_MMD = 2_000
@@ -339,10 +339,7 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     args.models = split_list(args.models)
     check_choices(args.models, MODELS, "--models")
-    wanted = split_list(args.datasets)
-    args.datasets = [t for t in TOYS if not wanted or any(w.lower() in t for w in wanted)]
-    if not args.datasets:
-        raise SystemExit(f"--datasets {wanted} matches none of {list(TOYS)}")
+    args.datasets = select_toys(split_list(args.datasets))
     if args.seed is not None and args.seeds is not None:
         raise SystemExit("give --seeds or --seed, not both")
     if args.seed is not None:

@@ -30,7 +30,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from _common import (
     add_common_arguments, fmt, limit_threads, log, parse_params, print_table, split_list, write_json,
 )
-from _toy2d import TOYS
+from _toy2d import TOYS, select_toys
 from density2d import fit_ebm, fit_gmm, fit_kde, log_partition, toy_split
 
 TRAIN_GRID = 160  # points per axis of the training quadrature (the evaluation uses --grid)
@@ -126,10 +126,7 @@ def parse_args(argv=None):
     parser.add_argument("--tol", type=float, default=0.01, help="widening tolerance on log Z in nats")
     add_common_arguments(parser)
     args = parser.parse_args(argv)
-    wanted = split_list(args.datasets)
-    args.datasets = [t for t in TOYS if not wanted or any(w.lower() in t for w in wanted)]
-    if not args.datasets:
-        raise SystemExit(f"--datasets {wanted} matches none of {list(TOYS)}")
+    args.datasets = select_toys(split_list(args.datasets))
     args.seeds = [int(s) for s in split_list(args.seeds)]
     args.params = parse_params(args.param)
     return args

@@ -40,7 +40,7 @@ from _common import (
     add_common_arguments, fmt, limit_threads, log, parse_params, print_table, split_list,
     write_json,
 )
-from _toy2d import TOYS, make_toy
+from _toy2d import TOYS, make_toy, select_toys
 from density2d import N_TEST
 from density2d import log_partition as quadrature_log_partition
 
@@ -198,10 +198,7 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="data and model seed (default 0)")
     add_common_arguments(parser)
     args = parser.parse_args(argv)
-    wanted = split_list(args.datasets)
-    args.datasets = [t for t in TOYS if not wanted or any(w.lower() in t for w in wanted)]
-    if not args.datasets:
-        raise SystemExit(f"--datasets {wanted} matches none of {list(TOYS)}")
+    args.datasets = select_toys(split_list(args.datasets))
     args.params = parse_params(args.param)
     return args
 
