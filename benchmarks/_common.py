@@ -1,7 +1,8 @@
 """Helpers shared by the benchmark scripts.
 
-Data loading and the outlier split of ``shared/BENCHMARK.md``, ``--param key=value`` parsing,
-a BIC-selected Gaussian mixture, plain-text tables, thread limiting and JSON output.
+Data loading, the tune/confirm halves of the dev sets and the outlier split of
+``shared/BENCHMARK.md``, ``--param key=value`` parsing, a BIC-selected Gaussian mixture, a
+k-th-neighbour distance detector, plain-text tables, thread limiting and JSON output.
 """
 
 import ast
@@ -16,10 +17,12 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import train_test_split
+from sklearn.neighbors import NearestNeighbors
 
 DATA_ENV = "ADBENCH_DIR"
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared/data/adbench-dev"
 ROW_CAP = 10_000
+HALVES = ("tune", "confirm")
 
 
 def log(message):
@@ -37,19 +40,55 @@ def _dataset_order(path):
     return (int(prefix) if prefix.isdigit() else math.inf, path.stem)
 
 
-def find_datasets(directory, selectors=None):
+def dataset_halves(directory):
+    """``{stem: "tune" | "confirm"}`` for every ``*.npz`` file of ``directory``.
+
+    The project's split of the dev sets: the file names in plain ``sorted()`` order (so
+    ``2_annthyroid`` sorts after ``29_Pima``), even indices to "tune" and odd ones to "confirm".
+    Defaults are chosen on the tune half and checked on the confirm half. The halves depend on
+    the whole directory, never on a ``--datasets`` selection.
+    """
+    names = sorted(path.name for path in Path(directory).glob("*.npz"))
+    return {Path(name).stem: HALVES[i % 2] for i, name in enumerate(names)}
+
+
+def find_datasets(directory, selectors=None, half="all"):
     """The ``*.npz`` files of ``directory``, in numeric-prefix order.
 
     ``selectors`` is a list of case-insensitive substrings; a file is kept if its stem contains
-    any of them. Raises if nothing matches.
+    any of them. ``half`` ("tune", "confirm" or "all") keeps one half of the directory's sets
+    (:func:`dataset_halves`). Raises if nothing matches.
     """
     paths = sorted(Path(directory).glob("*.npz"), key=_dataset_order)
     if selectors:
         wanted = [s.lower() for s in selectors]
         paths = [p for p in paths if any(s in p.stem.lower() for s in wanted)]
+    if half != "all":
+        halves = dataset_halves(directory)
+        paths = [p for p in paths if halves[p.stem] == half]
     if not paths:
-        raise SystemExit(f"no dataset in {directory} matches {selectors}")
+        raise SystemExit(f"no dataset in {directory} matches {selectors} (half: {half})")
     return paths
+
+
+def add_half_argument(parser):
+    """``--half tune|confirm|all``, the dev-set half to run (see :func:`dataset_halves`)."""
+    parser.add_argument("--half", choices=(*HALVES, "all"), default="all",
+                        help="tune = even, confirm = odd indices of the sorted file names "
+                             "(default all)")
+
+
+def half_groups(datasets, halves):
+    """``[(label, row indices)]``: each half present in ``datasets``, then all of them.
+
+    Only halves with at least one dataset are listed; "all" is listed when both halves are.
+    """
+    groups = [(half, [i for i, d in enumerate(datasets) if halves.get(d) == half])
+              for half in HALVES]
+    groups = [(half, rows) for half, rows in groups if rows]
+    if len(groups) > 1:
+        groups.append(("all", list(range(len(datasets)))))
+    return groups
 
 
 def load_npz(path):
@@ -174,6 +213,27 @@ class BICGaussianMixture(BaseEstimator):
     def sample(self, n_samples):
         """``n_samples`` draws from the selected mixture (its ``random_state`` fixes them)."""
         return self.best_.sample(n_samples)[0]
+
+
+class KNNDistance(BaseEstimator):
+    """Outlier detector: distance to the ``n_neighbors``-th nearest training row.
+
+    ``score_samples`` is minus that distance (higher = more normal, as in sklearn). Rows scored
+    are taken as new rows, so a training row's nearest neighbour is itself.
+    """
+
+    def __init__(self, n_neighbors=5):
+        self.n_neighbors = n_neighbors
+
+    def fit(self, X, y=None):
+        """Index the training rows."""
+        self.neighbors_ = NearestNeighbors(n_neighbors=self.n_neighbors).fit(X)
+        return self
+
+    def score_samples(self, X):
+        """Minus the distance to the ``n_neighbors``-th nearest training row."""
+        distances, _ = self.neighbors_.kneighbors(X)
+        return -distances[:, -1]
 
 
 def fmt(value, digits=3):
