@@ -17,6 +17,7 @@ from ._pipeline import sample_from_pipeline
 from ._plotting import EnergyLandscapeDisplay, TrainingCurveDisplay
 from ._replay import ReplayBuffer
 from ._sampling import energy, langevin_sample
+from ._scoring import outlier_scorer
 
 __version__ = "0.1.0"
 
@@ -37,6 +38,7 @@ __all__ = [
     "denoising_score_matching_loss",
     "energy",
     "langevin_sample",
+    "outlier_scorer",
     "resolve_device",
     "sample_from_pipeline",
 ]
