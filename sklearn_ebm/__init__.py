@@ -13,8 +13,8 @@ from ._network import (
 )
 from ._outlier import EBMOutlierDetector
 from ._partition import ais_log_partition
-from ._pipeline import sample_from_pipeline
-from ._plotting import EnergyLandscapeDisplay, TrainingCurveDisplay
+from ._pipeline import feature_contributions_from_pipeline, sample_from_pipeline
+from ._plotting import EnergyLandscapeDisplay, FeatureContributionsDisplay, TrainingCurveDisplay
 from ._replay import ReplayBuffer
 from ._sampling import energy, langevin_sample
 from ._scoring import outlier_scorer
@@ -28,6 +28,7 @@ __all__ = [
     "EnergyBasedModel",
     "EnergyLandscapeDisplay",
     "EnergyMLP",
+    "FeatureContributionsDisplay",
     "GaussianBaseEnergy",
     "ReplayBuffer",
     "TrainingCurveDisplay",
@@ -37,6 +38,7 @@ __all__ = [
     "contrastive_divergence_loss",
     "denoising_score_matching_loss",
     "energy",
+    "feature_contributions_from_pipeline",
     "langevin_sample",
     "outlier_scorer",
     "resolve_device",

@@ -1,16 +1,25 @@
-"""Samples of a model at the end of a pipeline, mapped back to the pipeline's input."""
+"""A pipeline's final model seen in the pipeline's input columns: samples and explanations."""
 
 from numbers import Integral
 
 import numpy as np
 import pandas as pd
+from sklearn.base import OneToOneFeatureMixin
 from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder
+from sklearn.impute import MissingIndicator, SimpleImputer
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    KBinsDiscretizer,
+    Normalizer,
+    OneHotEncoder,
+    OrdinalEncoder,
+    SplineTransformer,
+    TargetEncoder,
+)
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["sample_from_pipeline"]
+__all__ = ["feature_contributions_from_pipeline", "sample_from_pipeline"]
 
 
 def sample_from_pipeline(pipeline, n_samples=1, random_state=None):
@@ -290,3 +299,253 @@ def _inverse_imputer(imputer, Z, where):
             )
         )
     return Z[:, :n_features]
+
+
+# ------------------------------------------------------------ explanations
+
+
+def feature_contributions_from_pipeline(pipeline, X, n_steps=32):
+    """Split each row's energy among the columns of a pipeline's input.
+
+    The preprocessing steps transform ``X``; the final step's
+    :meth:`~sklearn_ebm.EnergyBasedModel.feature_contributions` splits each
+    transformed row's energy above the training mean among the transformed
+    columns (integrated gradients from the mean of the transformed training
+    data); and each transformed column's contribution is added to the input
+    column it was computed from. A categorical column behind a
+    :class:`~sklearn.preprocessing.OneHotEncoder` gets the sum of its
+    indicators' contributions, which often nearly cancel one by one. Each row
+    still sums to ``E(x) - E(mean)`` of the final model, as the model's own
+    contributions do.
+
+    Each output column of a step must come from one input column:
+
+    - :class:`~sklearn.compose.ColumnTransformer`: each branch on its own
+      columns (``"passthrough"`` and ``remainder="passthrough"`` one to one);
+      columns it drops get a contribution of 0; a column that several
+      branches use gets the sum of their contributions;
+    - :class:`~sklearn.preprocessing.OneHotEncoder`,
+      :class:`~sklearn.preprocessing.KBinsDiscretizer`,
+      :class:`~sklearn.preprocessing.SplineTransformer`, multiclass
+      :class:`~sklearn.preprocessing.TargetEncoder`: each column's block
+      sums back to the column;
+    - scalers and other one-to-one steps (``StandardScaler``,
+      ``MinMaxScaler``, ``RobustScaler``, ``QuantileTransformer``,
+      ``PowerTransformer``, ``OrdinalEncoder``, ...), a
+      :class:`~sklearn.preprocessing.FunctionTransformer` with
+      ``feature_names_out="one-to-one"`` or without ``func``: column to column;
+    - imputers: column to column, the ``add_indicator`` columns to the column
+      they flag;
+    - nested ``Pipeline`` and ``FeatureUnion``: through their steps.
+
+    Parameters
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        A fitted pipeline whose final step has ``feature_contributions``
+        (:class:`~sklearn_ebm.EnergyBasedModel`,
+        :class:`~sklearn_ebm.EBMOutlierDetector`).
+    X : array-like or DataFrame of shape (n_samples, n_columns)
+        Rows to explain, as the pipeline takes them.
+    n_steps : int, default=32
+        Quadrature points along the integration path, passed to the final
+        step's ``feature_contributions``.
+
+    Returns
+    -------
+    contributions : pandas.DataFrame of shape (n_samples, n_columns)
+        One column per input column, with ``X``'s column names and index
+        when ``X`` is a DataFrame (else columns ``x0, x1, ...``). Positive
+        values make a row less typical.
+
+    Raises
+    ------
+    TypeError
+        If ``pipeline`` is not a Pipeline ending in a model with
+        ``feature_contributions``, or a step's output columns do not each
+        come from one input column (``PCA``, ``PolynomialFeatures``,
+        ``Normalizer``, a ``FunctionTransformer`` without
+        ``feature_names_out="one-to-one"``, ...); the message names the step
+        and the fix.
+
+    See Also
+    --------
+    sklearn_ebm.EnergyBasedModel.feature_contributions : Contributions of the transformed columns.
+    sklearn_ebm.FeatureContributionsDisplay : A bar chart of one row's contributions.
+    sample_from_pipeline : Samples mapped back to the input's columns.
+
+    Notes
+    -----
+    The reference point is the mean of the transformed training data (for
+    a one-hot block: the categories' frequencies), not a row of the input.
+    Columns that are strongly correlated (in the input, or one-hot
+    indicators of one column) can get large contributions of opposite signs
+    that mostly cancel: the path from the mean leaves the data's
+    correlations, where the energy is steep in both directions. Their sum
+    is stable; that is why the indicators of a categorical column are
+    summed here. Sum correlated numeric columns yourself (for example
+    ``contributions[["perimeter", "area"]].sum(axis=1)``) when only their
+    total is meaningful.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from sklearn.compose import ColumnTransformer
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    >>> from sklearn_ebm import EBMOutlierDetector, feature_contributions_from_pipeline
+    >>> rng = np.random.RandomState(0)
+    >>> df = pd.DataFrame({
+    ...     "age": rng.normal(40, 10, 300),
+    ...     "plan": rng.choice(["basic", "plus", "pro"], 300),
+    ... })
+    >>> prep = ColumnTransformer([
+    ...     ("num", StandardScaler(), ["age"]),
+    ...     ("cat", OneHotEncoder(sparse_output=False), ["plan"]),
+    ... ])
+    >>> pipe = make_pipeline(prep, EBMOutlierDetector(hidden_sizes=(16,), max_iter=3,
+    ...                                                random_state=0)).fit(df)
+    >>> rows = pd.DataFrame({"age": [40.0, 95.0], "plan": ["plus", "basic"]}, index=[7, 8])
+    >>> contributions = feature_contributions_from_pipeline(pipe, rows)
+    >>> contributions.columns.tolist(), contributions.index.tolist()
+    (['age', 'plan'], [7, 8])
+    >>> str(contributions.loc[8].idxmax())
+    'age'
+    """
+    if not isinstance(pipeline, Pipeline):
+        raise TypeError(
+            "feature_contributions_from_pipeline needs a fitted sklearn.pipeline.Pipeline, got "
+            f"{type(pipeline).__name__}; for a bare model call its feature_contributions method."
+        )
+    name, model = pipeline.steps[-1]
+    if not hasattr(model, "feature_contributions"):
+        raise TypeError(
+            f"The pipeline's final step {name!r} ({type(model).__name__}) has no "
+            "feature_contributions method; end the pipeline with an EnergyBasedModel or "
+            "EBMOutlierDetector."
+        )
+    check_is_fitted(model)
+    index = X.index if isinstance(X, pd.DataFrame) else None
+    columns = list(X.columns) if isinstance(X, pd.DataFrame) else None
+    Xt = pipeline[:-1].transform(X) if len(pipeline.steps) > 1 else X
+    n_columns = len(columns) if columns is not None else np.shape(X)[1]
+    owners = np.arange(n_columns)
+    for step_name, step in pipeline.steps[:-1]:
+        owners = owners[_owners(step, len(owners), repr(step_name))]
+    contributions = np.asarray(model.feature_contributions(Xt, n_steps=n_steps), dtype=np.float64)
+    if contributions.shape[1] != len(owners):
+        raise ValueError(
+            f"The final step {name!r} gave contributions for {contributions.shape[1]} columns, but "
+            f"the preprocessing outputs {len(owners)}; is the pipeline fitted on this data?"
+        )
+    to_input = np.zeros((len(owners), n_columns))
+    to_input[np.arange(len(owners)), owners] = 1.0
+    if columns is None:
+        columns = [f"x{j}" for j in range(n_columns)]
+    return pd.DataFrame(contributions @ to_input, columns=columns, index=index)
+
+
+def _owners(step, n_in, where):
+    """For each output column of the fitted ``step``, the input column it comes from.
+
+    ``n_in`` is the number of columns ``step`` takes; ``where`` names it in errors.
+    """
+    identity = np.arange(n_in)
+    if step is None or (isinstance(step, str) and step == "passthrough"):
+        return identity
+    if isinstance(step, Pipeline):
+        owners = identity
+        for name, inner in step.steps:
+            owners = owners[_owners(inner, len(owners), f"{where} > {name!r}")]
+        return owners
+    if isinstance(step, ColumnTransformer):
+        return _owners_column_transformer(step, where)
+    if isinstance(step, FeatureUnion):
+        parts = [
+            _owners(inner, n_in, f"{where} > {name!r}")
+            for name, inner in step.transformer_list
+            if not (isinstance(inner, str) and inner == "drop")
+        ]
+        return np.concatenate(parts) if parts else identity[:0]
+    if isinstance(step, OneHotEncoder):
+        drop = getattr(step, "drop_idx_", None)
+        widths = [
+            _n_codes(step, j) - (drop is not None and drop[j] is not None) for j in range(n_in)
+        ]
+        return np.repeat(identity, widths)
+    if isinstance(step, KBinsDiscretizer):
+        return identity if step.encode == "ordinal" else np.repeat(identity, step.n_bins_)
+    if isinstance(step, SplineTransformer):
+        return np.repeat(identity, step.n_features_out_ // n_in)
+    if isinstance(step, TargetEncoder):
+        per_column = len(step.classes_) if step.target_type_ == "multiclass" else 1
+        return np.repeat(identity, per_column)
+    if isinstance(step, MissingIndicator):
+        return np.asarray(step.features_, dtype=int)
+    if hasattr(step, "indicator_") and hasattr(step, "add_indicator"):  # an imputer
+        return _owners_imputer(step, n_in, where)
+    if isinstance(step, Normalizer):
+        raise TypeError(_cannot_map(step, where, "each output column divides by the norm of the whole row"))
+    if isinstance(step, FunctionTransformer):
+        if step.func is None or step.feature_names_out == "one-to-one":
+            return identity
+        raise TypeError(
+            _cannot_map(
+                step,
+                where,
+                "a FunctionTransformer may mix columns; if its func transforms each column on "
+                "its own (np.log1p, np.sqrt, ...), say so with feature_names_out='one-to-one'",
+            )
+        )
+    if isinstance(step, OneToOneFeatureMixin):
+        return identity
+    raise TypeError(_cannot_map(step, where, "its output columns are not each computed from one input column"))
+
+
+def _cannot_map(step, where, why):
+    return (
+        "feature_contributions_from_pipeline cannot map contributions back through step "
+        f"{where} ({type(step).__name__}): {why}. Use steps whose output columns each come from "
+        "one input column (scalers, encoders, imputers, FunctionTransformer(func, "
+        "feature_names_out='one-to-one')), or call pipeline[-1].feature_contributions("
+        "pipeline[:-1].transform(X)) for contributions of the transformed columns."
+    )
+
+
+def _owners_column_transformer(ct, where):
+    names = _input_names(ct)
+    width = max((s.stop for s in ct.output_indices_.values()), default=0)
+    owners = np.full(width, -1)
+    for name, transformer, selection in ct.transformers_:
+        output = ct.output_indices_[name]
+        if output.stop == output.start or (isinstance(transformer, str) and transformer == "drop"):
+            continue
+        inner_where = f"{where} > {name!r}"
+        positions = np.asarray(_column_positions(selection, names, inner_where), dtype=int)
+        inner = _owners(transformer, len(positions), inner_where)
+        if len(inner) != output.stop - output.start:
+            raise ValueError(
+                f"Step {inner_where} ({type(transformer).__name__}) outputs "
+                f"{output.stop - output.start} columns, but {len(inner)} were expected from its "
+                "fitted attributes."
+            )
+        owners[output] = positions[inner]
+    return owners
+
+
+def _owners_imputer(imputer, n_in, where):
+    n_indicators = 0 if imputer.indicator_ is None else len(imputer.indicator_.features_)
+    indicators = [] if imputer.indicator_ is None else list(imputer.indicator_.features_)
+    n_kept = len(imputer.get_feature_names_out()) - n_indicators
+    if n_kept == n_in:
+        kept = list(range(n_in))
+    elif isinstance(imputer, SimpleImputer):
+        # Columns empty in training are dropped, and their statistic is NaN.
+        kept = list(np.flatnonzero(~pd.isna(imputer.statistics_)))
+    else:
+        raise TypeError(
+            _cannot_map(
+                imputer, where, "it dropped columns that were empty in training; pass keep_empty_features=True"
+            )
+        )
+    return np.asarray(kept + indicators, dtype=int)

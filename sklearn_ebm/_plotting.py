@@ -7,7 +7,13 @@ imported only when a display draws.
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["EnergyLandscapeDisplay", "TrainingCurveDisplay"]
+__all__ = ["EnergyLandscapeDisplay", "FeatureContributionsDisplay", "TrainingCurveDisplay"]
+
+# The colour scale of EnergyLandscapeDisplay runs from the lowest energy to
+# this quantile of the energies where the data lies, plus this share of their
+# spread: the data's structure gets the colours, the far field the top one.
+_LANDSCAPE_QUANTILE = 0.99
+_LANDSCAPE_HEADROOM = 0.5
 
 
 def _axes(ax):
@@ -22,7 +28,12 @@ class EnergyLandscapeDisplay:
     """Energy contours over two features, with data and model samples on top.
 
     Create it with :meth:`from_estimator`; the other features are held at
-    the training mean.
+    the training mean. The colour scale follows the energies where the data
+    lies: from the lowest energy on the grid to a little above the 99th
+    percentile of the energies of the data points (of the model's samples
+    without data), so the structure the model learned there is visible;
+    higher energies, far from the data, all take the top colour (the
+    colour bar's arrow).
 
     Parameters
     ----------
@@ -37,12 +48,16 @@ class EnergyLandscapeDisplay:
         Data points to draw.
     samples : ndarray of shape (n_generated, 2), default=None
         Model samples to draw.
+    energy_range : (float, float), default=None
+        The energies at the bottom and the top of the colour scale; higher
+        energies take the top colour. None spans the whole grid.
 
     Attributes
     ----------
     ax_ : matplotlib Axes
     figure_ : matplotlib Figure
     contour_ : matplotlib QuadContourSet
+    colorbar_ : matplotlib Colorbar
 
     Examples
     --------
@@ -55,32 +70,62 @@ class EnergyLandscapeDisplay:
     >>> display = EnergyLandscapeDisplay.from_estimator(model, X, n_generated=50)
     >>> display.ax_.get_xlabel()
     'x0'
+    >>> low, high = display.energy_range
+    >>> bool(display.energy.min() <= low < high < display.energy.max())
+    True
     """
 
-    def __init__(self, *, grid_x, grid_y, energy, feature_names, X=None, samples=None):
+    def __init__(self, *, grid_x, grid_y, energy, feature_names, X=None, samples=None, energy_range=None):
         self.grid_x = grid_x
         self.grid_y = grid_y
         self.energy = energy
         self.feature_names = feature_names
         self.X = X
         self.samples = samples
+        self.energy_range = energy_range
 
     def plot(self, ax=None, *, levels=20, cmap="viridis"):
         """Draw the contours, data and samples on ``ax`` (a new figure when None).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw; None makes a new figure.
+        levels : int or array-like, default=20
+            The number of colour bands between the ends of ``energy_range``,
+            or the band edges themselves (which override ``energy_range``).
+        cmap : str or matplotlib Colormap, default="viridis"
+            Low energies (where the model puts its mass) take its first colours.
 
         Returns
         -------
         self : EnergyLandscapeDisplay
         """
         ax = _axes(ax)
-        self.contour_ = ax.contourf(self.grid_x, self.grid_y, self.energy, levels=levels, cmap=cmap)
-        ax.figure.colorbar(self.contour_, ax=ax, label="energy E(x)")
+        if np.ndim(levels) == 0:
+            low, high = self.energy_range if self.energy_range is not None else (None, None)
+            low = np.min(self.energy) if low is None else low
+            high = np.max(self.energy) if high is None else high
+            if not high > low:
+                high = low + 1.0
+            from matplotlib.ticker import MaxNLocator
+
+            # Round band edges, the first at or below low, the last at or above high.
+            levels = MaxNLocator(nbins=int(levels)).tick_values(low, high)
+        levels = np.asarray(levels, dtype=np.float64)
+        above, below = np.max(self.energy) > levels[-1], np.min(self.energy) < levels[0]
+        extend = {(False, False): "neither", (True, False): "max", (False, True): "min"}.get((above, below), "both")
+        self.contour_ = ax.contourf(
+            self.grid_x, self.grid_y, self.energy, levels=levels, cmap=cmap, extend=extend
+        )
+        self.colorbar_ = ax.figure.colorbar(self.contour_, ax=ax, label="energy E(x)")
         if self.X is not None:
             ax.scatter(self.X[:, 0], self.X[:, 1], s=4, c="white", edgecolors="none", alpha=0.6, label="data")
         if self.samples is not None:
             ax.scatter(self.samples[:, 0], self.samples[:, 1], s=6, c="tab:red", edgecolors="none", label="samples")
         if self.X is not None or self.samples is not None:
-            ax.legend(loc="upper right")
+            # Grey, so that the white data marker shows.
+            ax.legend(loc="upper right", facecolor="0.75", framealpha=0.9)
         ax.set_xlabel(self.feature_names[0])
         ax.set_ylabel(self.feature_names[1])
         self.ax_, self.figure_ = ax, ax.figure
@@ -106,8 +151,10 @@ class EnergyLandscapeDisplay:
         estimator : EnergyBasedModel or EBMOutlierDetector
             Fitted.
         X : array-like of shape (n_samples, n_features), default=None
-            Data to draw, and to set the plotted range; without it the range
-            is the training mean +- 3.5 standard deviations.
+            Data to draw, and to set the plotted range and the colour scale;
+            without it the range is the training mean +- 3.5 standard
+            deviations and the colour scale follows the model's samples (the
+            grid's lower half when ``n_generated=0``).
         features : pair of int or str, default=(0, 1)
             The two features, by index or by name (``feature_names_in_``).
         grid_resolution : int, default=100
@@ -149,7 +196,27 @@ class EnergyLandscapeDisplay:
         samples = None
         if n_generated:
             samples = estimator.sample(n_generated, random_state=random_state)[:, columns]
-        display = cls(grid_x=grid_x, grid_y=grid_y, energy=energy, feature_names=names, X=X_shown, samples=samples)
+        # The colour scale follows the energies where the data lies, on the
+        # same slice as the grid (the other features at the training mean).
+        reference = X_shown if X_shown is not None else samples
+        if reference is not None:
+            on_slice = np.tile(mean, (len(reference), 1))
+            on_slice[:, columns] = reference
+            reference = estimator._energy(on_slice)
+        else:
+            reference = energy[energy <= np.median(energy)]
+        low = float(min(energy.min(), reference.min()))
+        top = float(np.quantile(reference, _LANDSCAPE_QUANTILE))
+        high = float(min(top + _LANDSCAPE_HEADROOM * (top - low), energy.max()))
+        display = cls(
+            grid_x=grid_x,
+            grid_y=grid_y,
+            energy=energy,
+            feature_names=names,
+            X=X_shown,
+            samples=samples,
+            energy_range=(low, high),
+        )
         return display.plot(ax=ax, **plot_kwargs)
 
 
@@ -166,7 +233,14 @@ def _feature_index(estimator, feature):
 
 
 class TrainingCurveDisplay:
-    """The training loss and energy gap per epoch.
+    """The training loss and energy gap per epoch, and the validation score.
+
+    With early stopping (``early_stopping=True``, the default) the estimator
+    scores each epoch on held-out rows (``validation_scores_``: denoising
+    score matching, higher is better) and keeps the weights of the
+    best-scoring epoch after the warm-up of the weight average. The display
+    draws that score on its own axis, on the right, and marks the epoch whose
+    weights were kept.
 
     Parameters
     ----------
@@ -174,12 +248,22 @@ class TrainingCurveDisplay:
         ``loss_curve_``.
     energy_gap : sequence of float
         ``energy_gap_curve_``: mean ``E(negatives) - E(data)``.
+    validation_scores : sequence of float, default=None
+        ``validation_scores_``; None (a fit without early stopping, or
+        ``partial_fit``) draws no score.
+    best_epoch : int, default=None
+        The epoch (counted from 1) whose weights the model kept; None marks none.
 
     Attributes
     ----------
     ax_ : matplotlib Axes
+        The axes of the loss and the energy gap.
+    score_ax_ : matplotlib Axes or None
+        The axes of the validation score (sharing ``ax_``'s epochs), or None.
     figure_ : matplotlib Figure
-    lines_ : dict of str to matplotlib Line2D
+    lines_ : dict of str to matplotlib Artist
+        ``"loss"``, ``"energy gap"`` and, with scores, ``"validation score"``
+        and ``"kept epoch"`` (the vertical line at ``best_epoch``).
 
     Examples
     --------
@@ -191,15 +275,25 @@ class TrainingCurveDisplay:
     >>> model = EnergyBasedModel(hidden_sizes=(16,), max_iter=3, random_state=0).fit(X)
     >>> display = TrainingCurveDisplay.from_estimator(model)
     >>> sorted(display.lines_)
-    ['energy gap', 'loss']
+    ['energy gap', 'kept epoch', 'loss', 'validation score']
+    >>> display.score_ax_.get_ylabel()
+    'validation score (higher is better)'
     """
 
-    def __init__(self, *, loss, energy_gap):
+    def __init__(self, *, loss, energy_gap, validation_scores=None, best_epoch=None):
         self.loss = loss
         self.energy_gap = energy_gap
+        self.validation_scores = validation_scores
+        self.best_epoch = best_epoch
 
     def plot(self, ax=None):
-        """Draw both curves against the epoch on ``ax`` (a new figure when None).
+        """Draw the curves against the epoch on ``ax`` (a new figure when None).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw the loss and the energy gap; the validation score
+            goes on a twin axis on the right.
 
         Returns
         -------
@@ -207,11 +301,42 @@ class TrainingCurveDisplay:
         """
         ax = _axes(ax)
         epochs = np.arange(1, len(self.loss) + 1)
-        (loss_line,) = ax.plot(epochs, self.loss, label="loss")
-        (gap_line,) = ax.plot(epochs, self.energy_gap, label="energy gap")
+        (loss_line,) = ax.plot(epochs, self.loss, label="loss", color="tab:blue")
+        (gap_line,) = ax.plot(epochs, self.energy_gap, label="energy gap", color="tab:orange")
         ax.set_xlabel("epoch")
-        ax.legend()
+        ax.set_ylabel("loss, energy gap")
         self.lines_ = {"loss": loss_line, "energy gap": gap_line}
+        self.score_ax_ = None
+        handles = [loss_line, gap_line]
+        if self.validation_scores is not None and len(self.validation_scores):
+            score_ax = ax.twinx()
+            scores = np.asarray(self.validation_scores, dtype=np.float64)
+            (score_line,) = score_ax.plot(
+                np.arange(1, len(scores) + 1), scores, color="tab:green", label="validation score (right)"
+            )
+            score_ax.set_ylabel("validation score (higher is better)")
+            self.lines_["validation score"] = score_line
+            handles.append(score_line)
+            if self.best_epoch is not None:
+                kept = ax.axvline(
+                    self.best_epoch,
+                    color="black",
+                    linestyle="--",
+                    linewidth=1,
+                    label=f"kept weights (epoch {self.best_epoch})",
+                )
+                score_ax.plot([self.best_epoch], [scores[self.best_epoch - 1]], "o", color="tab:green")
+                self.lines_["kept epoch"] = kept
+                handles.append(kept)
+            self.score_ax_ = score_ax
+        # On the top axes, so that no curve crosses it, in the emptiest corner of both.
+        (self.score_ax_ or ax).legend(
+            handles=handles,
+            labels=[h.get_label() for h in handles],
+            loc=_emptiest_corner(ax, self.score_ax_),
+            fontsize="small",
+            framealpha=0.9,
+        )
         self.ax_, self.figure_ = ax, ax.figure
         return self
 
@@ -219,9 +344,247 @@ class TrainingCurveDisplay:
     def from_estimator(cls, estimator, *, ax=None):
         """Plot the curves of a fitted estimator.
 
+        Parameters
+        ----------
+        estimator : EnergyBasedModel or EBMOutlierDetector
+            Fitted.
+        ax : matplotlib Axes, default=None
+
         Returns
         -------
         TrainingCurveDisplay
         """
         check_is_fitted(estimator)
-        return cls(loss=estimator.loss_curve_, energy_gap=estimator.energy_gap_curve_).plot(ax=ax)
+        scores = getattr(estimator, "validation_scores_", None)
+        best = getattr(estimator, "best_validation_score_", None)
+        best_epoch = None
+        if scores is not None and best is not None:
+            # The kept epoch scored best_validation_score_; a continued fit
+            # appends its scores, so its epoch is the last one with that score.
+            matches = np.flatnonzero(np.asarray(scores, dtype=np.float64) == best)
+            best_epoch = int(matches[-1]) + 1 if len(matches) else None
+        return cls(
+            loss=estimator.loss_curve_,
+            energy_gap=estimator.energy_gap_curve_,
+            validation_scores=scores,
+            best_epoch=best_epoch,
+        ).plot(ax=ax)
+
+
+def _emptiest_corner(*axes):
+    """The corner of the plot that the fewest points of the axes' lines fall in."""
+    corners = {
+        "upper right": (0.5, 0.55),
+        "upper left": (0.0, 0.55),
+        "lower left": (0.0, 0.0),
+        "lower right": (0.5, 0.0),
+    }
+    counts = dict.fromkeys(corners, 0)
+    for ax in axes:
+        if ax is None:
+            continue
+        ax.relim()
+        ax.autoscale_view()
+        to_axes = ax.transData + ax.transAxes.inverted()
+        for line in ax.get_lines():
+            points = np.column_stack([line.get_xdata(), line.get_ydata()]).astype(np.float64)
+            if line.get_transform() != ax.transData or not len(points):
+                continue  # axvline: in axes coordinates, and thin
+            u, v = to_axes.transform(points).T
+            for corner, (x0, y0) in corners.items():
+                counts[corner] += int(np.sum((u >= x0) & (u <= x0 + 0.5) & (v >= y0) & (v <= y0 + 0.45)))
+    return min(corners, key=lambda corner: counts[corner])  # ties: the first, upper right
+
+
+class FeatureContributionsDisplay:
+    """One row's energy split among its features, as a horizontal bar chart.
+
+    The bars are :meth:`~sklearn_ebm.EnergyBasedModel.feature_contributions`
+    (or, through a pipeline, :func:`~sklearn_ebm.feature_contributions_from_pipeline`,
+    in the pipeline's input columns): they sum to ``E(x) - E(mean)``, the
+    row's energy above the training mean. Positive bars (red) make the row
+    less typical, negative ones (blue) more typical. The largest
+    contributions come first; the others are summed into one bar.
+
+    Create it with :meth:`from_estimator` or :meth:`from_pipeline`.
+
+    Parameters
+    ----------
+    contributions : ndarray of shape (n_features,)
+        The row's contribution per feature.
+    feature_names : sequence of str
+        The features' names.
+    feature_values : sequence, default=None
+        The row's values, shown next to the names; None shows names only.
+    row_label : str, default=None
+        Names the row in the title.
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+    bars_ : matplotlib BarContainer
+        The bars, top to bottom.
+    labels_ : list of str
+        Their labels, top to bottom.
+
+    See Also
+    --------
+    sklearn_ebm.feature_contributions_from_pipeline : The contributions in a pipeline's input columns.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from sklearn_ebm import EBMOutlierDetector, FeatureContributionsDisplay
+    >>> X = np.random.RandomState(0).normal(size=(300, 3))
+    >>> detector = EBMOutlierDetector(hidden_sizes=(16,), max_iter=3, random_state=0).fit(X)
+    >>> display = FeatureContributionsDisplay.from_estimator(detector, [[0.0, 6.0, 0.0]])
+    >>> display.labels_[0]
+    'x1 = 6'
+    """
+
+    def __init__(self, *, contributions, feature_names, feature_values=None, row_label=None):
+        self.contributions = contributions
+        self.feature_names = feature_names
+        self.feature_values = feature_values
+        self.row_label = row_label
+
+    def plot(self, ax=None, *, max_features=10):
+        """Draw the bars on ``ax`` (a new figure when None).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw; None makes a new figure.
+        max_features : int, default=10
+            Bars for the features with the largest absolute contributions;
+            the remaining features are summed into one more bar.
+
+        Returns
+        -------
+        self : FeatureContributionsDisplay
+        """
+        if isinstance(max_features, bool) or not isinstance(max_features, (int, np.integer)) or max_features < 1:
+            raise ValueError(f"max_features must be a positive int, for example 10; got {max_features!r}.")
+        contributions = np.asarray(self.contributions, dtype=np.float64).ravel()
+        names = [str(name) for name in self.feature_names]
+        if len(names) != len(contributions):
+            raise ValueError(f"{len(names)} feature_names for {len(contributions)} contributions.")
+        if self.feature_values is not None:
+            names = [f"{name} = {_format_value(value)}" for name, value in zip(names, self.feature_values)]
+        order = np.argsort(-np.abs(contributions), kind="stable")
+        shown, rest = order[:max_features], order[max_features:]
+        labels = [names[j] for j in shown]
+        values = list(contributions[shown])
+        if len(rest):
+            labels.append(f"{len(rest)} other feature{'s' if len(rest) > 1 else ''}")
+            values.append(float(contributions[rest].sum()))
+        ax = _axes(ax)
+        positions = np.arange(len(values))[::-1]  # the first label at the top
+        colors = ["tab:red" if v > 0 else "tab:blue" for v in values]
+        self.bars_ = ax.barh(positions, values, color=colors)
+        ax.set_yticks(positions, labels)
+        ax.axvline(0.0, color="black", linewidth=0.8)
+        ax.set_xlabel("contribution to E(x) - E(mean)  (positive = less typical)")
+        title = f"E(x) - E(mean) = {contributions.sum():.3g}"
+        ax.set_title(f"{self.row_label}: {title}" if self.row_label is not None else title)
+        self.labels_ = labels
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+    @classmethod
+    def from_estimator(cls, estimator, X, *, row=0, n_steps=32, ax=None, **plot_kwargs):
+        """Compute and plot the contributions of one row of ``X``.
+
+        Parameters
+        ----------
+        estimator : EnergyBasedModel or EBMOutlierDetector
+            Fitted.
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            The rows; only ``row`` is computed.
+        row : int, default=0
+            The row's position in ``X`` (as ``X.iloc[row]``; negative counts from the end).
+        n_steps : int, default=32
+            Quadrature points of :meth:`~sklearn_ebm.EnergyBasedModel.feature_contributions`.
+        ax : matplotlib Axes, default=None
+        **plot_kwargs
+            Passed to :meth:`plot` (``max_features``).
+
+        Returns
+        -------
+        FeatureContributionsDisplay
+        """
+        check_is_fitted(estimator)
+        one, values, label = _one_row(X, row)
+        contributions = np.asarray(estimator.feature_contributions(one, n_steps=n_steps), dtype=np.float64)[0]
+        if hasattr(estimator, "feature_names_in_"):
+            names = [str(name) for name in estimator.feature_names_in_]
+        elif hasattr(one, "columns"):
+            names = [str(name) for name in one.columns]
+        else:
+            names = [f"x{j}" for j in range(len(contributions))]
+        display = cls(contributions=contributions, feature_names=names, feature_values=values, row_label=label)
+        return display.plot(ax=ax, **plot_kwargs)
+
+    @classmethod
+    def from_pipeline(cls, pipeline, X, *, row=0, n_steps=32, ax=None, **plot_kwargs):
+        """Plot one row's contributions in the columns of a pipeline's input.
+
+        The contributions are :func:`~sklearn_ebm.feature_contributions_from_pipeline`'s:
+        a categorical column behind a ``OneHotEncoder`` gets one bar, the sum
+        of its indicators'.
+
+        Parameters
+        ----------
+        pipeline : sklearn.pipeline.Pipeline
+            Fitted, ending in an :class:`~sklearn_ebm.EnergyBasedModel` or
+            :class:`~sklearn_ebm.EBMOutlierDetector`.
+        X : array-like or DataFrame of shape (n_samples, n_columns)
+            The rows, as the pipeline takes them; only ``row`` is computed.
+        row : int, default=0
+            The row's position in ``X`` (as ``X.iloc[row]``; negative counts from the end).
+        n_steps : int, default=32
+            Quadrature points along the integration path.
+        ax : matplotlib Axes, default=None
+        **plot_kwargs
+            Passed to :meth:`plot` (``max_features``).
+
+        Returns
+        -------
+        FeatureContributionsDisplay
+        """
+        from ._pipeline import feature_contributions_from_pipeline
+
+        one, values, label = _one_row(X, row)
+        contributions = feature_contributions_from_pipeline(pipeline, one, n_steps=n_steps)
+        display = cls(
+            contributions=contributions.to_numpy()[0],
+            feature_names=[str(name) for name in contributions.columns],
+            feature_values=values,
+            row_label=label,
+        )
+        return display.plot(ax=ax, **plot_kwargs)
+
+
+def _one_row(X, row):
+    """``X``'s row at position ``row`` as a one-row table, its values and a label."""
+    n_rows = len(X)
+    if isinstance(row, bool) or not isinstance(row, (int, np.integer)) or not -n_rows <= row < n_rows:
+        raise ValueError(
+            f"row must be the position of a row of X, an int in [{-n_rows}, {n_rows}); got {row!r}. "
+            "For a DataFrame index label, pass X.index.get_loc(label)."
+        )
+    row = int(row) % n_rows
+    if hasattr(X, "iloc"):
+        one = X.iloc[[row]]
+        return one, list(one.iloc[0]), f"row {X.index[row]}"
+    one = np.asarray(X)[[row]]
+    return one, list(one[0]), f"row {row}"
+
+
+def _format_value(value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        return str(value)
+    return f"{value:.4g}"

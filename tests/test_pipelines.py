@@ -9,6 +9,8 @@
   friends in its workers, and torch reads it).
 - sample_from_pipeline draws samples and maps them back to the input's
   columns, categories and units.
+- feature_contributions_from_pipeline sums the final model's contributions
+  back to the input's columns (one-hot groups, scalers, passthrough, ...).
 """
 
 import os
@@ -19,11 +21,15 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import PCA
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_val_score
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import (
     FunctionTransformer,
+    KBinsDiscretizer,
+    MinMaxScaler,
+    Normalizer,
     OneHotEncoder,
     OrdinalEncoder,
     PolynomialFeatures,
@@ -31,7 +37,7 @@ from sklearn.preprocessing import (
 )
 
 from sklearn_ebm import EBMOutlierDetector, EnergyBasedModel
-from sklearn_ebm import sample_from_pipeline
+from sklearn_ebm import feature_contributions_from_pipeline, sample_from_pipeline
 
 NUMERIC = ["age", "income"]
 CATEGORICAL = ["color", "owner"]
@@ -276,3 +282,130 @@ def test_sample_from_pipeline_needs_a_pipeline_ending_in_a_model(fast_params, fr
         sample_from_pipeline(model, 5)
     with pytest.raises(TypeError, match="final step 'standardscaler'.*EnergyBasedModel"):
         sample_from_pipeline(make_pipeline(StandardScaler()).fit(frame[NUMERIC]), 5)
+
+
+# ------------------------------------------- explanations in user columns
+
+
+def _encoded_contributions(pipe, X):
+    """The final model's contributions per transformed column, as an array."""
+    return np.asarray(pipe[-1].feature_contributions(pipe[:-1].transform(X)))
+
+
+def test_contributions_sum_back_to_the_input_columns(fast_params, frame):
+    pipe = pipeline(EBMOutlierDetector(**fast_params)).fit(frame)
+    rows = frame.iloc[10:25].set_axis(np.arange(100, 115))
+    contributions = feature_contributions_from_pipeline(pipe, rows)
+    assert list(contributions.columns) == list(frame.columns)  # the input's order
+    assert list(contributions.index) == list(range(100, 115))
+    assert (contributions.dtypes == np.float64).all()
+    encoded = _encoded_contributions(pipe, rows)
+    # The same total per row as the final model's own contributions ...
+    np.testing.assert_allclose(contributions.sum(axis=1), encoded.sum(axis=1), rtol=1e-12, atol=1e-9)
+    # ... split by input column: [age, income | color_* (3) | owner_* (2)].
+    np.testing.assert_allclose(contributions["age"], encoded[:, 0])
+    np.testing.assert_allclose(contributions["income"], encoded[:, 1])
+    np.testing.assert_allclose(contributions["color"], encoded[:, 2:5].sum(axis=1))
+    np.testing.assert_allclose(contributions["owner"], encoded[:, 5:7].sum(axis=1))
+    # And to E(x) - E(mean), up to the quadrature error.
+    energy = -pipe.score_samples(rows)
+    mean_energy = -pipe[-1].score_samples(pipe[:-1].transform(frame).mean(axis=0, keepdims=True))[0]
+    np.testing.assert_allclose(contributions.sum(axis=1), energy - mean_energy, atol=1e-3 * (1 + np.abs(energy - mean_energy).max()))
+
+
+@pytest.mark.parametrize("column, value", [("age", 130.0), ("income", 5e6)])
+def test_a_planted_anomaly_gets_the_largest_contribution(fast_params, frame, column, value):
+    pipe = pipeline(EBMOutlierDetector(**fast_params)).fit(frame)
+    row = frame.iloc[[3]].copy()
+    row[column] = value
+    contributions = feature_contributions_from_pipeline(pipe, row).iloc[0]
+    assert contributions.idxmax() == column
+    assert contributions[column] > 5 * contributions.drop(column).abs().max()
+
+
+def test_contributions_through_nested_steps(fast_params, frame):
+    # A nested pipeline, an imputer with indicators, a dropped encoder
+    # category, an ordinal encoder, a dropped column, a column used twice and
+    # a passthrough remainder.
+    frame = frame.assign(code=np.arange(len(frame)), rooms=np.tile([1.0, 2.0, 3.0], 80))
+    frame.loc[::7, "age"] = np.nan
+    prep = ColumnTransformer(
+        [
+            ("num", make_pipeline(SimpleImputer(add_indicator=True), StandardScaler()), ["age", "income"]),
+            ("onehot", OneHotEncoder(drop="if_binary", sparse_output=False), ["owner", "color"]),
+            ("ordinal", OrdinalEncoder(), ["color"]),
+            ("bins", KBinsDiscretizer(n_bins=3, encode="onehot-dense", strategy="uniform"), ["income"]),
+            ("ignored", "drop", ["code"]),
+        ],
+        remainder="passthrough",
+    )
+    pipe = make_pipeline(prep, EBMOutlierDetector(**fast_params)).fit(frame)
+    rows = frame.iloc[:20]
+    contributions = feature_contributions_from_pipeline(pipe, rows)
+    assert list(contributions.columns) == list(frame.columns)
+    encoded = _encoded_contributions(pipe, rows)
+    # num: age, income, missingindicator_age | onehot: owner (1), color (3) |
+    # ordinal: color | bins: income (3) | remainder: rooms
+    assert encoded.shape[1] == 3 + 4 + 1 + 3 + 1
+    np.testing.assert_allclose(contributions["age"], encoded[:, [0, 2]].sum(axis=1))
+    np.testing.assert_allclose(contributions["income"], encoded[:, [1, 8, 9, 10]].sum(axis=1))
+    np.testing.assert_allclose(contributions["owner"], encoded[:, 3])
+    np.testing.assert_allclose(contributions["color"], encoded[:, [4, 5, 6, 7]].sum(axis=1))
+    np.testing.assert_allclose(contributions["rooms"], encoded[:, 11])
+    assert (contributions["code"] == 0.0).all()  # dropped: the model never saw it
+    np.testing.assert_allclose(contributions.sum(axis=1), encoded.sum(axis=1))
+
+
+def test_contributions_of_one_to_one_steps_on_arrays(fast_params, frame):
+    X = frame[NUMERIC].to_numpy()
+    steps = [
+        FunctionTransformer(np.log1p, feature_names_out="one-to-one"),
+        StandardScaler(),
+        FeatureUnion([("standard", StandardScaler()), ("minmax", MinMaxScaler())]),
+    ]
+    pipe = make_pipeline(*steps, EnergyBasedModel(**fast_params))
+    pipe.fit(X)
+    contributions = feature_contributions_from_pipeline(pipe, X[:5])
+    assert list(contributions.columns) == ["x0", "x1"]
+    assert list(contributions.index) == list(range(5))
+    encoded = _encoded_contributions(pipe, X[:5])
+    np.testing.assert_allclose(contributions["x0"], encoded[:, 0] + encoded[:, 2])
+    np.testing.assert_allclose(contributions["x1"], encoded[:, 1] + encoded[:, 3])
+
+
+def test_contributions_of_a_model_alone_in_a_pipeline_and_pandas_output(fast_params, frame):
+    X = frame[NUMERIC]
+    pipe = make_pipeline(EnergyBasedModel(**fast_params)).fit(X)
+    contributions = feature_contributions_from_pipeline(pipe, X.iloc[:4], n_steps=8)
+    pd.testing.assert_frame_equal(contributions, pipe[-1].feature_contributions(X.iloc[:4], n_steps=8))
+    prep = preprocessing().set_output(transform="pandas")
+    pipe = make_pipeline(prep, EnergyBasedModel(**fast_params)).fit(frame)
+    contributions = feature_contributions_from_pipeline(pipe, frame.iloc[:4])
+    assert list(contributions.columns) == list(frame.columns)
+    np.testing.assert_allclose(contributions.sum(axis=1), _encoded_contributions(pipe, frame.iloc[:4]).sum(axis=1))
+
+
+@pytest.mark.parametrize(
+    "step, where, why",
+    [
+        (ColumnTransformer([("num", PCA(2), NUMERIC)]), r"'prep' > 'num' \(PCA\)", "not each computed from one"),
+        (ColumnTransformer([("num", PolynomialFeatures(), NUMERIC)]), r"'prep' > 'num' \(PolynomialFeatures\)", "one input"),
+        (make_pipeline(Normalizer()), r"'prep' > 'normalizer' \(Normalizer\)", "norm of the whole row"),
+        (FunctionTransformer(np.log1p), r"'prep' \(FunctionTransformer\)", "feature_names_out='one-to-one'"),
+    ],
+)
+def test_contributions_name_the_step_they_cannot_map(fast_params, frame, step, where, why):
+    pipe = Pipeline([("prep", step), ("ebm", EnergyBasedModel(**fast_params))]).fit(np.abs(frame[NUMERIC]))
+    with pytest.raises(TypeError, match=rf"(?s)cannot map contributions back through step {where}.*{why}.*pipeline\[-1\]"):
+        feature_contributions_from_pipeline(pipe, np.abs(frame[NUMERIC].iloc[:3]))
+
+
+def test_contributions_need_a_pipeline_ending_in_a_model(fast_params, frame):
+    model = EnergyBasedModel(**fast_params).fit(frame[NUMERIC])
+    with pytest.raises(TypeError, match="Pipeline.*feature_contributions method"):
+        feature_contributions_from_pipeline(model, frame[NUMERIC])
+    with pytest.raises(TypeError, match="final step 'standardscaler'.*EnergyBasedModel"):
+        feature_contributions_from_pipeline(make_pipeline(StandardScaler()).fit(frame[NUMERIC]), frame[NUMERIC])
+    pipe = make_pipeline(StandardScaler(), EnergyBasedModel(**fast_params)).fit(frame[NUMERIC])
+    with pytest.raises(ValueError, match="n_steps"):
+        feature_contributions_from_pipeline(pipe, frame[NUMERIC], n_steps=0)
