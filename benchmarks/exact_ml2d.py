@@ -51,7 +51,8 @@ class ExactMLModel:
 def fit_exact_ml(X, seed, weight_decay, max_epochs):
     """Exact maximum likelihood of the estimator's default energy; returns (model, epochs)."""
     from sklearn_ebm import EnergyBasedModel, GaussianBaseEnergy
-    from sklearn_ebm._base import _INIT_SCALE_FRACTION, _resolution_scale
+    from sklearn_ebm._fit_setup import network_params
+    from sklearn_ebm._training_state import INIT_SCALE_FRACTION, initial_network, resolution_scale
     from sklearn_ebm._whitening import fit_whitening
 
     defaults = EnergyBasedModel(random_state=seed)
@@ -61,9 +62,10 @@ def fit_exact_ml(X, seed, weight_decay, max_epochs):
     order = torch.randperm(len(data))
     n_val = math.ceil(defaults.validation_fraction * len(data))
     validation, train = data[order[:n_val]], data[order[n_val:]]
-    defaults.n_features_in_ = X.shape[1]
-    resolution = _resolution_scale(len(train), X.shape[1])
-    network = defaults._build_network(first_layer_scale=_INIT_SCALE_FRACTION / resolution)
+    resolution = resolution_scale(len(train), X.shape[1])
+    network = initial_network(
+        X.shape[1], first_layer_scale=INIT_SCALE_FRACTION / resolution, **network_params(defaults)
+    )
     energy = GaussianBaseEnergy(network)
 
     half_width = float(data.abs().max()) + 1.5

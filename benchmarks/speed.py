@@ -71,7 +71,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import fmt, limit_threads, log, print_table, split_list, write_json  # noqa: E402
 
 from sklearn_ebm._network import EnergyMLP, GaussianBaseEnergy  # noqa: E402
-from sklearn_ebm._training import LangevinSettings, draw_negatives  # noqa: E402
+from sklearn_ebm._sampling import LangevinSettings, draw_negatives  # noqa: E402
 
 HIDDEN = (256, 128)
 STEP_SIZE = 0.1

@@ -19,7 +19,7 @@ from ._replay import ReplayBuffer
 from ._sampling import energy, langevin_sample
 from ._scoring import outlier_scorer
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "ACTIVATIONS",

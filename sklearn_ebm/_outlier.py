@@ -151,7 +151,7 @@ loss_curve_, energy_gap_curve_, validation_scores_, best_validation_score_
         self : EBMOutlierDetector
             The fitted detector.
         """
-        self._set_offset(self._fit(X))
+        self._set_offset(self._keeping_state_on_failure(self._validated_fit, X))
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)

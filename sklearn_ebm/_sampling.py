@@ -1,14 +1,25 @@
 """Energies of a batch and Langevin dynamics sampling."""
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch.nn.utils import parametrize
 
-from ._network import EnergyMLP, GaussianBaseEnergy, energy_and_grad_of, _MLPKernel
+from ._kernel import _MLPKernel
+from ._network import EnergyMLP, GaussianBaseEnergy, energy_and_grad_of
 
-__all__ = ["energy", "langevin_sample", "langevin_chain", "mala_chain", "clamp_projection"]
+__all__ = [
+    "energy",
+    "langevin_sample",
+    "langevin_chain",
+    "mala_chain",
+    "clamp_projection",
+    "ClampInUserUnits",
+    "LangevinSettings",
+    "draw_negatives",
+]
 
 
 def _module_device_dtype(module):
@@ -262,6 +273,22 @@ def clamp_projection(clamp):
     return lambda x: x.clamp_(lo, hi)
 
 
+class ClampInUserUnits:
+    """In-place clamp of whitened points ``z`` to a box ``clamp = (lo, hi)`` in the
+    user's units, where ``x = z @ inverse + mean`` and ``z = (x - mean) @ forward``
+    (all tensors on the chains' device)."""
+
+    def __init__(self, clamp, forward, inverse, mean):
+        self.lo, self.hi = clamp
+        self.forward = forward
+        self.inverse = inverse
+        self.mean = mean
+
+    def __call__(self, z):
+        x = torch.addmm(self.mean, z, self.inverse).clamp_(self.lo, self.hi)
+        z.copy_((x - self.mean) @ self.forward)
+
+
 def langevin_sample(
     energy_fn,
     input_size,
@@ -344,3 +371,40 @@ def langevin_sample(
             project=clamp_projection(clamp),
             generator=generator,
         )
+
+
+@dataclass(frozen=True)
+class LangevinSettings:
+    """How negatives are drawn: steps, step size, noise scale, an optional
+    in-place projection, and whether moves are Metropolis-adjusted (MALA)."""
+
+    steps: int
+    step_size: float
+    noise_scale: float
+    project: object = None
+    metropolis: bool = True
+
+
+def draw_negatives(model, start, langevin, generator=None):
+    """Advance ``start`` (modified in place) by Langevin dynamics on ``model``.
+
+    The model is put in eval mode (no dropout) and spectrally normalized
+    weights are computed once for all the steps.
+    """
+    was_training = model.training
+    model.eval()
+    chain = mala_chain if langevin.metropolis else langevin_chain
+    try:
+        with torch.no_grad(), parametrize.cached():
+            out = chain(
+                model.energy_and_grad,
+                start,
+                steps=langevin.steps,
+                step_size=langevin.step_size,
+                noise_scale=langevin.noise_scale,
+                project=langevin.project,
+                generator=generator,
+            )
+    finally:
+        model.train(was_training)
+    return out[0] if langevin.metropolis else out

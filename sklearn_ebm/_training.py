@@ -1,32 +1,90 @@
-"""One epoch of persistent contrastive divergence, and the validation criterion.
+"""The training loop: epochs of persistent contrastive divergence.
 
 Torch-level: these functions know tensors, modules and optimizers, not
-scikit-learn. The estimator owns the loop over epochs, early stopping and
-the bookkeeping of fitted attributes.
+scikit-learn. :func:`run_training` runs the epochs of one fit on a
+:class:`~sklearn_ebm._training_state.TrainingState` (early stopping with the
+best weights, weight averaging and its warm-up, interrupts, divergence,
+progress) and returns a :class:`TrainingResult` for the estimator to store.
 """
 
+import copy
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
 from torch.nn.utils import parametrize
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ._losses import contrastive_divergence_loss, denoising_score_matching_loss
-from ._sampling import langevin_chain, mala_chain
+from ._network import GaussianBaseEnergy
+from ._progress import EpochReporter
+from ._sampling import draw_negatives
 
-__all__ = ["LangevinSettings", "EpochStats", "train_epoch", "validation_score"]
+__all__ = [
+    "TrainingSchedule",
+    "TrainingResult",
+    "EpochStats",
+    "run_training",
+    "train_epoch",
+    "validation_score",
+]
 
 
 @dataclass(frozen=True)
-class LangevinSettings:
-    """How negatives are drawn: steps, step size, noise scale, an optional
-    in-place projection, and whether moves are Metropolis-adjusted (MALA)."""
+class TrainingSchedule:
+    """How one fit trains.
 
-    steps: int
-    step_size: float
-    noise_scale: float
-    project: object = None
-    metropolis: bool = True
+    ``max_epochs`` passes over the data in minibatches of ``batch_size``;
+    ``reg_alpha`` and ``negative_fraction`` as in :func:`train_epoch`;
+    ``ema_decay`` of the weight average (0: none); with ``early_stopping``,
+    stop once the validation score has not improved by ``tol`` for
+    ``n_iter_no_change`` epochs and keep the best weights; ``verbose`` as the
+    estimators' parameter.
+    """
+
+    max_epochs: int
+    batch_size: int
+    reg_alpha: float
+    negative_fraction: float = 1.0
+    ema_decay: float = 0.0
+    early_stopping: bool = False
+    n_iter_no_change: int = 10
+    tol: float = 1e-4
+    verbose: int = 0
+
+
+@dataclass
+class TrainingResult:
+    """What a fit produced.
+
+    Attributes
+    ----------
+    network : torch.nn.Module
+        The fitted network: the weight average (or the trained network
+        without one) holding the best weights under early stopping, else the
+        last epoch's.
+    trained_weights : dict
+        State dict of the trained network itself, which a continued fit
+        resumes from.
+    losses, energy_gaps, validation_scores : list of float
+        One per completed epoch.
+    best_score : float or None
+        The best validation score after the warm-up under early stopping
+        (the last one when the fit ended within the warm-up); None without
+        early stopping.
+    still_improving : bool
+        True when ``max_epochs`` ran out before ``n_iter_no_change`` epochs
+        without improvement.
+    """
+
+    network: torch.nn.Module
+    trained_weights: dict
+    losses: list
+    energy_gaps: list
+    validation_scores: list
+    best_score: float = None
+    still_improving: bool = False
 
 
 @dataclass(frozen=True)
@@ -35,31 +93,6 @@ class EpochStats:
 
     loss: float
     energy_gap: float
-
-
-def draw_negatives(model, start, langevin, generator=None):
-    """Advance ``start`` (modified in place) by Langevin dynamics on ``model``.
-
-    The model is put in eval mode (no dropout) and spectrally normalized
-    weights are computed once for all the steps.
-    """
-    was_training = model.training
-    model.eval()
-    chain = mala_chain if langevin.metropolis else langevin_chain
-    try:
-        with torch.no_grad(), parametrize.cached():
-            out = chain(
-                model.energy_and_grad,
-                start,
-                steps=langevin.steps,
-                step_size=langevin.step_size,
-                noise_scale=langevin.noise_scale,
-                project=langevin.project,
-                generator=generator,
-            )
-    finally:
-        model.train(was_training)
-    return out[0] if langevin.metropolis else out
 
 
 def train_epoch(
@@ -144,3 +177,107 @@ def validation_score(model, data, noise):
             return -float(denoising_score_matching_loss(model.energy_and_grad, data, noise))
     finally:
         model.train(was_training)
+
+
+def run_training(state, schedule):
+    """Train ``state.model`` for up to ``schedule.max_epochs`` epochs.
+
+    ``state``'s model, optimizer and chains are updated in place. A
+    KeyboardInterrupt after the first completed epoch ends the fit with a
+    warning, keeping the last completed epoch; one during the first epoch
+    propagates. A non-finite loss, energy gap or validation score raises
+    FloatingPointError.
+
+    Returns
+    -------
+    TrainingResult
+    """
+    model, data = state.model, state.data
+    averaged = _weight_average(model.network, schedule.ema_decay, state.averaged_from)
+    scored = GaussianBaseEnergy(averaged.module if averaged is not None else model.network)
+    warmup_epochs = _warmup_epochs(schedule, len(data)) if averaged is not None else 0
+    losses, gaps, scores = [], [], []
+    best_score, best_weights, since_best = -math.inf, None, 0
+    still_improving = False
+    reporter = EpochReporter(schedule.verbose, schedule.max_epochs)
+    try:
+        for epoch in range(schedule.max_epochs):
+            try:
+                stats = train_epoch(
+                    model,
+                    state.optimizer,
+                    data,
+                    state.buffer,
+                    batch_size=schedule.batch_size,
+                    langevin=state.langevin,
+                    reg_alpha=schedule.reg_alpha,
+                    negative_fraction=schedule.negative_fraction,
+                    averaged=averaged,
+                )
+            except KeyboardInterrupt:
+                if not losses:
+                    raise
+                warnings.warn(
+                    f"fit was interrupted during epoch {epoch + 1}; the model keeps the "
+                    f"weights of epoch {len(losses)}"
+                    + (" (the best so far)." if schedule.early_stopping else "."),
+                    UserWarning,
+                )
+                break
+            losses.append(stats.loss)
+            gaps.append(stats.energy_gap)
+            scores.append(validation_score(scored, state.monitor, state.monitor_noise))
+            reporter.update(epoch, stats, scores[-1])
+            if not all(map(math.isfinite, (stats.loss, stats.energy_gap, scores[-1]))):
+                raise FloatingPointError(
+                    f"Training diverged at epoch {epoch + 1} (non-finite loss or energies); "
+                    "lower learning_rate or step_size, or raise reg_alpha."
+                )
+            last_weights = copy.deepcopy(scored.network.state_dict())
+            if epoch + 1 < warmup_epochs:
+                continue
+            if scores[-1] > best_score + schedule.tol:
+                best_score, since_best, best_weights = scores[-1], 0, last_weights
+            else:
+                since_best += 1
+            if schedule.early_stopping and since_best >= schedule.n_iter_no_change:
+                break
+        else:
+            still_improving = since_best < schedule.n_iter_no_change
+    finally:
+        reporter.close()
+    if best_weights is None:  # max_epochs ended within the warm-up
+        best_score = scores[-1] if scores else best_score
+    use_best = schedule.early_stopping and best_weights is not None
+    scored.network.load_state_dict(best_weights if use_best else last_weights)
+    return TrainingResult(
+        network=scored.network,
+        trained_weights=copy.deepcopy(model.network.state_dict()),
+        losses=losses,
+        energy_gaps=gaps,
+        validation_scores=scores,
+        best_score=best_score if schedule.early_stopping else None,
+        still_improving=still_improving,
+    )
+
+
+def _weight_average(network, ema_decay, start=None):
+    """An exponential moving average of ``network``'s weights, or None for ``ema_decay=0``.
+
+    A continued fit's average continues from the fitted one, ``start``.
+    """
+    if ema_decay <= 0:
+        return None
+    averaged = AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
+    if start is not None:
+        averaged.module.load_state_dict(start)
+        averaged.n_averaged.fill_(1)
+    return averaged
+
+
+def _warmup_epochs(schedule, n_train):
+    # The average starts at the initial weights: until it has seen about
+    # 1 / (1 - ema_decay) optimizer steps its score says little, so those
+    # epochs neither count as candidates nor use up n_iter_no_change.
+    steps_per_epoch = math.ceil(n_train / schedule.batch_size)
+    return math.ceil(1.0 / (1.0 - schedule.ema_decay) / steps_per_epoch)

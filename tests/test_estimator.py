@@ -730,13 +730,13 @@ def test_first_layer_initialization_follows_the_data_resolution(make_model, monk
     from sklearn_ebm import _base
 
     initial = []
-    run_epochs = _base.BaseEnergyModel._run_epochs
+    run_training = _base.run_training
 
-    def recording(self, state, *args):
-        initial.append(state["model"].network.linear_layers()[0].weight.detach().clone())
-        return run_epochs(self, state, *args)
+    def recording(state, schedule):
+        initial.append(state.model.network.linear_layers()[0].weight.detach().clone())
+        return run_training(state, schedule)
 
-    monkeypatch.setattr(_base.BaseEnergyModel, "_run_epochs", recording)
+    monkeypatch.setattr(_base, "run_training", recording)
     for n, d in [(900, 2), (900, 16), (100, 16)]:
         initial.clear()
         make_model(hidden_sizes=(64,)).fit(np.random.RandomState(0).randn(n, d))

@@ -30,7 +30,7 @@ def test_shares_the_model_rather_than_copying_it():
     assert issubclass(EBMOutlierDetector, BaseEnergyModel)
     assert issubclass(EnergyBasedModel, BaseEnergyModel)
     assert EBMOutlierDetector.fit_predict is not None
-    assert EBMOutlierDetector._fit is EnergyBasedModel._fit
+    assert EBMOutlierDetector._validated_fit is EnergyBasedModel._validated_fit
 
 
 def test_scores_match_the_density_model_with_the_same_settings(make_detector, fast_params, X_small):

@@ -228,9 +228,9 @@ def test_other_minor_version_warns(fitted_model, X_small, monkeypatch, format):
     else:
         dumps, loads = pickle.dumps, pickle.loads
     here = sklearn_ebm.__version__
-    monkeypatch.setattr(sklearn_ebm, "__version__", "0.99.0")
+    monkeypatch.setattr(sklearn_ebm._version, "__version__", "0.99.0")
     payload = dumps(fitted_model)
-    monkeypatch.setattr(sklearn_ebm, "__version__", here)
+    monkeypatch.setattr(sklearn_ebm._version, "__version__", here)
     with pytest.warns(UserWarning, match=rf"saved with sklearn-ebm 0\.99\.0.*loaded with sklearn-ebm {here}"):
         loaded = loads(payload)
     np.testing.assert_array_equal(loaded.score_samples(X_small), fitted_model.score_samples(X_small))
@@ -239,7 +239,7 @@ def test_other_minor_version_warns(fitted_model, X_small, monkeypatch, format):
 
 def test_other_patch_version_loads_silently(fitted_model, monkeypatch):
     major, minor = sklearn_ebm.__version__.split(".")[:2]
-    monkeypatch.setattr(sklearn_ebm, "__version__", f"{major}.{minor}.99")
+    monkeypatch.setattr(sklearn_ebm._version, "__version__", f"{major}.{minor}.99")
     payload = pickle.dumps(fitted_model)
     monkeypatch.undo()
     with warnings.catch_warnings():

@@ -30,7 +30,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-import sklearn_ebm._base as base_module
+import sklearn_ebm._training as training_module
 from sklearn_ebm import EBMOutlierDetector, EnergyBasedModel
 from sklearn_ebm._training import EpochStats
 
@@ -118,7 +118,7 @@ def record(model, X):
 
 def diverge_from_call(monkeypatch, k, loss=float("nan"), gap=0.0):
     """Make the k-th and later epochs (counted from now) report non-finite stats."""
-    real = base_module.train_epoch
+    real = training_module.train_epoch
     calls = {"n": 0}
 
     def fake(*args, **kwargs):
@@ -126,13 +126,13 @@ def diverge_from_call(monkeypatch, k, loss=float("nan"), gap=0.0):
         stats = real(*args, **kwargs)
         return EpochStats(loss, gap) if calls["n"] >= k else stats
 
-    monkeypatch.setattr(base_module, "train_epoch", fake)
+    monkeypatch.setattr(training_module, "train_epoch", fake)
     return calls
 
 
 def interrupt_on_call(monkeypatch, k):
     """Raise KeyboardInterrupt at the start of the k-th epoch (counted from now)."""
-    real = base_module.train_epoch
+    real = training_module.train_epoch
     calls = {"n": 0}
 
     def fake(*args, **kwargs):
@@ -141,7 +141,7 @@ def interrupt_on_call(monkeypatch, k):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(base_module, "train_epoch", fake)
+    monkeypatch.setattr(training_module, "train_epoch", fake)
     return calls
 
 
@@ -164,7 +164,7 @@ def test_divergence_stops_with_a_clear_error(monkeypatch, Est, loss, gap):
 
 @pytest.mark.parametrize("Est", ESTIMATORS, ids=EST_IDS)
 def test_non_finite_validation_score_stops_with_a_clear_error(monkeypatch, Est):
-    monkeypatch.setattr(base_module, "validation_score", lambda *a, **k: float("nan"))
+    monkeypatch.setattr(training_module, "validation_score", lambda *a, **k: float("nan"))
     with pytest.raises(FloatingPointError, match=DIVERGED):
         make(Est, early_stopping=True).fit(data())
 
@@ -234,14 +234,14 @@ def test_warm_start_uses_the_new_learning_rate(monkeypatch, Est):
     # that advice must take effect on the next fit.
     X = data()
     model = make(Est, warm_start=True).fit(X)
-    real = base_module.train_epoch
+    real = training_module.train_epoch
     seen = []
 
     def spy(model_, optimizer, *args, **kwargs):
         seen.append([group["lr"] for group in optimizer.param_groups])
         return real(model_, optimizer, *args, **kwargs)
 
-    monkeypatch.setattr(base_module, "train_epoch", spy)
+    monkeypatch.setattr(training_module, "train_epoch", spy)
     model.set_params(learning_rate=1e-5).fit(X)
     assert seen and all(lr == [1e-5] for lr in seen), seen
 

@@ -19,8 +19,7 @@ from torch.nn.utils import parametrize
 import sklearn_ebm._sampling as sampling
 from sklearn_ebm import build_energy_network
 from sklearn_ebm._network import ACTIVATIONS, EnergyMLP, GaussianBaseEnergy
-from sklearn_ebm._sampling import langevin_chain, mala_chain
-from sklearn_ebm._training import LangevinSettings, draw_negatives
+from sklearn_ebm._sampling import LangevinSettings, draw_negatives, langevin_chain, mala_chain
 
 
 def textbook_grad(energy_fn, x):
