@@ -244,6 +244,32 @@ BAD_INPUTS = {
         ValueError,
         STRING_MESSAGE,
     ),
+    # Non-numeric columns next to numeric ones of other kinds: numpy's error
+    # differs ("Cannot cast str dtype", a dtype promotion error), the hint not.
+    "dataframe-categorical-next-to-bool": (
+        lambda X: pd.DataFrame({"a": X[:, 0], "b": pd.Categorical(np.resize(["x", "y"], len(X))), "c": X[:, 2] > 3}),
+        ValueError,
+        r"(?s)needs numeric features, but column 'b' \(category\) is not.*OneHotEncoder",
+    ),
+    "dataframe-categorical-next-to-Int64": (
+        lambda X: pd.DataFrame(
+            {"a": pd.array(np.arange(len(X)), dtype="Int64"), "b": pd.Categorical(np.resize(["x", "y"], len(X))), "c": X[:, 2]}
+        ),
+        ValueError,
+        r"(?s)needs numeric features, but column 'b' \(category\) is not.*OneHotEncoder",
+    ),
+    "dataframe-string-dtype-column": (
+        lambda X: pd.DataFrame({"a": X[:, 0], "b": pd.array(np.resize(["x", "y"], len(X)), dtype="string"), "c": X[:, 2]}),
+        ValueError,
+        r"(?s)needs numeric features, but column 'b' \(string\) is not.*OneHotEncoder",
+    ),
+    "dataframe-datetime-and-string-columns": (
+        lambda X: pd.DataFrame(
+            {"a": pd.date_range("2024-01-01", periods=len(X)), "b": np.resize(["x", "y"], len(X)), "c": X[:, 2]}
+        ),
+        ValueError,
+        r"(?s)needs numeric features, but columns 'a' \(datetime64.*\), 'b' \(.*\) are not.*dates into numbers",
+    ),
     "complex": (lambda X: X + 1j, ValueError, r"Complex data not supported"),
     "0-rows": (lambda X: X[:0], ValueError, r"0 sample\(s\).*minimum of 1 is required"),
     "0-features": (lambda X: X[:, :0], ValueError, r"0 feature\(s\).*minimum of 1 is required"),
@@ -281,7 +307,9 @@ def test_predict_methods_reject_bad_input(fitted, Est, case):
 FIX_MESSAGES = {
     "+inf": r"(?s)infinity.*(nan_to_num|clip|replace|remove)",
     "object-strings": r"(?s)could not convert string.*(OneHotEncoder|OrdinalEncoder|encode)",
-    "dataframe-categorical-column": r"(?s)could not convert string.*(OneHotEncoder|OrdinalEncoder|encode)",
+    "dataframe-categorical-column": r"(?s)could not convert string.*column 'b' \(category\).*(OneHotEncoder|OrdinalEncoder)",
+    "dataframe-categorical-next-to-bool": r"(?s)Cannot cast.*column 'b' \(category\).*OneHotEncoder",
+    "dataframe-datetime-and-string-columns": r"(?s)column.*'a' \(datetime64.*dates into numbers",
     "complex": r"(?s)Complex data not supported.*(np\.real|np\.abs|real and imaginary)",
 }
 
