@@ -64,8 +64,20 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         5,000 rows of 2). The value used is ``step_size_``.
     noise_scale : float, default=1.0
         Multiplier of the Langevin noise; 1 samples ``exp(-E)``.
-    clamp : tuple (lo, hi) or None, default=None
-        Clamp negative and generated samples to this range, in the user's units.
+    clamp : None, "range" or tuple (lo, hi), default=None
+        Keep negative and generated samples inside bounds, in the user's
+        units: ``lo`` and ``hi`` are numbers (the same bounds for every
+        feature) or arrays of one bound per feature; "range" is each
+        feature's training minimum and maximum (``data_min_``, ``data_max_``).
+    discrete_columns : "auto", None or array-like, default="auto"
+        Columns that take few distinct values (counts, ratings, binary
+        flags). Training adds uniform noise over one step of each such
+        column's lattice (dequantization), so the model learns a smooth
+        density rather than spikes on its values, and :meth:`sample` returns
+        the column's own values. "auto" picks the columns with 2 to 50
+        distinct training values that recur at least 4 times each on
+        average; None treats every column as continuous; otherwise column
+        indices or a boolean mask. The columns used are ``discrete_columns_``.
     sampler : {"mala", "langevin"}, default="mala"
         "mala" accepts or rejects each Langevin move (Metropolis-adjusted
         Langevin), so the chains sample ``exp(-E / noise_scale**2)`` exactly
@@ -144,6 +156,15 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X had string column names.
+    discrete_columns_ : ndarray of int
+        Indices of the columns dequantized in training (see ``discrete_columns``).
+    discrete_values_ : list of ndarray
+        The sorted distinct training values of each of ``discrete_columns_``.
+    data_min_, data_max_ : ndarray of shape (`n_features_in_`,)
+        Each feature's minimum and maximum over the training data.
+    batch_size_ : int
+        The minibatch size training used: the ``batch_size`` parameter, or
+        the value "auto" chose, capped at the training rows.
     step_size_ : float
         The Langevin step size training used, and ``sample`` uses: the
         ``step_size`` parameter, or the value "auto" chose.

@@ -6,11 +6,12 @@ torch-level :class:`~sklearn_ebm._training_state.TrainingState` and
 :class:`~sklearn_ebm._training.TrainingSchedule`.
 """
 
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 import torch
 
+from ._columns import find_discrete_columns, lattice_steps
 from ._network import GaussianBaseEnergy
 from ._sampling import ClampInUserUnits, LangevinSettings
 from ._training import TrainingSchedule
@@ -30,6 +31,8 @@ __all__ = [
     "NETWORK_PARAMS",
     "check_structure_params",
     "check_network_unchanged",
+    "clamp_bounds",
+    "discrete_columns",
     "network_params",
     "training_state",
     "langevin_settings",
@@ -59,9 +62,67 @@ def check_structure_params(estimator):
             f"got {sizes!r}; for example hidden_sizes=(256, 128)."
         )
     clamp = estimator.clamp
-    if clamp is not None:
-        if len(clamp) != 2 or not all(isinstance(v, Real) for v in clamp) or not clamp[0] < clamp[1]:
-            raise ValueError(f"clamp must be None or a pair (lo, hi) of numbers with lo < hi, got {clamp!r}.")
+    if clamp is None or isinstance(clamp, str):
+        return
+    try:
+        lo, hi = (np.asarray(bound, dtype=np.float64) for bound in clamp)
+    except (TypeError, ValueError):
+        lo = hi = None
+    if lo is None or lo.ndim > 1 or hi.ndim > 1:
+        raise ValueError(
+            f"clamp must be None, 'range' or a pair (lo, hi) of numbers or of arrays of one "
+            f"bound per feature, got {clamp!r}; for example clamp=(0, 1) or clamp='range'."
+        )
+    if lo.shape != hi.shape and lo.ndim == hi.ndim or not np.all(lo < hi):
+        raise ValueError(
+            f"clamp must be None, 'range' or a pair (lo, hi) with lo < hi for every feature, got {clamp!r}."
+        )
+
+
+def clamp_bounds(clamp, n_features, data_range):
+    """The ``clamp`` parameter as arrays ``(lo, hi)`` of shape (n_features,), or None.
+
+    "range" is ``data_range``, each column's training minimum and maximum.
+    """
+    if clamp is None:
+        return None
+    if isinstance(clamp, str):  # "range"
+        return data_range
+    lo, hi = (np.asarray(bound, dtype=np.float64) for bound in clamp)
+    for bound in (lo, hi):
+        if bound.ndim == 1 and bound.shape != (n_features,):
+            raise ValueError(
+                f"clamp has bounds for {bound.shape[0]} features but the data has {n_features}; "
+                "give one bound per feature, or a number for all."
+            )
+    return tuple(np.broadcast_to(bound, (n_features,)).copy() for bound in (lo, hi))
+
+
+def discrete_columns(estimator, X):
+    """The columns the ``discrete_columns`` parameter names in ``X``, and their values.
+
+    "auto" finds the columns with few recurring values
+    (:func:`~sklearn_ebm._columns.find_discrete_columns`); None, none.
+    """
+    spec = estimator.discrete_columns
+    if spec is None:
+        return np.zeros(0, dtype=np.intp), []
+    if isinstance(spec, str):  # "auto"
+        return find_discrete_columns(X)
+    columns = np.asarray(spec)
+    if columns.dtype == bool:
+        columns = np.flatnonzero(columns) if columns.shape == (X.shape[1],) else None
+    if columns is None or columns.ndim != 1 or not np.issubdtype(columns.dtype, np.integer) or not np.all(
+        (columns >= 0) & (columns < X.shape[1])
+    ):
+        raise ValueError(
+            f"discrete_columns must be 'auto', None, indices of columns in [0, {X.shape[1]}) or a "
+            f"boolean mask of {X.shape[1]} features, got {spec!r}."
+        )
+    values = [np.unique(X[:, j]) for j in columns]
+    # A constant column has no lattice step; the whitening handles it.
+    kept = [i for i, v in enumerate(values) if len(v) >= 2]
+    return columns[kept].astype(np.intp), [values[i] for i in kept]
 
 
 def check_network_unchanged(estimator):
@@ -81,12 +142,24 @@ def check_network_unchanged(estimator):
             )
 
 
-def training_state(estimator, X, device, *, continuing, early_stopping):
+def training_state(estimator, X, device, *, continuing, early_stopping, discrete, data_range):
     """What training needs, fresh or taken over from the fitted ``estimator``.
 
-    ``X`` is the validated training data, float64.
+    ``X`` is the validated training data, float64; ``discrete`` the
+    ``(columns, values)`` to dequantize (see :func:`discrete_columns`);
+    ``data_range`` each column's ``(min, max)``, for ``clamp="range"``.
     """
-    whitening = estimator.whitening_ if continuing else fit_whitening(X)
+    columns, values = discrete
+    steps = lattice_steps(values)
+    if continuing:
+        whitening = estimator.whitening_
+    else:
+        # Fitted to dequantized data: the noise widens each discrete column.
+        dequantized = X.copy()
+        if len(columns):
+            noise = torch.rand((X.shape[0], len(columns)), dtype=torch.float64).numpy()
+            dequantized[:, columns] += (noise - 0.5) * steps
+        whitening = fit_whitening(dequantized)
     data = torch.as_tensor(whitening.transform(X), dtype=torch.float32, device=device)
     if not torch.isfinite(data).all():
         raise ValueError(
@@ -112,7 +185,7 @@ def training_state(estimator, X, device, *, continuing, early_stopping):
         data,
         optimizer=adamw(model.network, estimator.learning_rate, estimator.weight_decay, previous_optimizer),
         whitening=whitening,
-        langevin=langevin_settings(estimator, whitening, device, step_size),
+        langevin=langevin_settings(estimator, whitening, device, step_size, data_range),
         device=device,
         n_validation=n_validation,
         validation_noise=DSM_NOISE_FRACTION * resolution,
@@ -120,6 +193,11 @@ def training_state(estimator, X, device, *, continuing, early_stopping):
         reinit_freq=estimator.reinit_freq,
         previous_buffer=getattr(estimator, "_replay_buffer", None) if continuing else None,
         averaged_from=estimator.network_.state_dict() if continuing else None,
+        dequantization=(
+            torch.as_tensor(steps[:, None] * whitening.forward[columns], dtype=torch.float32, device=device)
+            if len(columns)
+            else None
+        ),
     )
 
 
@@ -133,13 +211,17 @@ def _n_validation(validation_fraction, n_samples):
     return n_validation
 
 
-def langevin_settings(estimator, whitening, device, step_size):
+def langevin_settings(estimator, whitening, device, step_size, data_range):
     """The sampler the estimator's parameters describe, clamping in the user's units."""
     project = None
-    if estimator.clamp is not None:
+    bounds = clamp_bounds(estimator.clamp, len(whitening.mean), data_range)
+    if bounds is not None:
         as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
         project = ClampInUserUnits(
-            estimator.clamp, as_tensor(whitening.forward), as_tensor(whitening.inverse), as_tensor(whitening.mean)
+            tuple(map(as_tensor, bounds)),
+            as_tensor(whitening.forward),
+            as_tensor(whitening.inverse),
+            as_tensor(whitening.mean),
         )
     return LangevinSettings(
         estimator.langevin_steps, step_size, estimator.noise_scale, project, metropolis=estimator.sampler == "mala"

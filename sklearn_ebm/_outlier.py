@@ -38,18 +38,20 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         Every parameter of :class:`EnergyBasedModel`, with the same meaning
         and defaults: ``hidden_sizes``, ``activation``, ``dropout``,
         ``spectral_norm``, ``reg_alpha``, ``langevin_steps``, ``step_size``,
-        ``noise_scale``, ``clamp``, ``sampler``, ``replay_buffer_size``,
-        ``reinit_freq``, ``negative_fraction``, ``max_iter``, ``batch_size``,
-        ``learning_rate``, ``weight_decay``, ``ema_decay``, ``early_stopping``,
-        ``validation_fraction``, ``n_iter_no_change``, ``tol``, ``device``,
-        ``random_state``, ``verbose``, ``warm_start``.
+        ``noise_scale``, ``clamp``, ``discrete_columns``, ``sampler``,
+        ``replay_buffer_size``, ``reinit_freq``, ``negative_fraction``,
+        ``max_iter``, ``batch_size``, ``learning_rate``, ``weight_decay``,
+        ``ema_decay``, ``early_stopping``, ``validation_fraction``,
+        ``n_iter_no_change``, ``tol``, ``device``, ``random_state``,
+        ``verbose``, ``warm_start``.
 
     Attributes
     ----------
     offset_ : float
         Threshold on ``score_samples``: ``decision_function = score_samples - offset_``.
     network_, device_, whitening_, n_features_in_, feature_names_in_, n_iter_, \
-loss_curve_, energy_gap_curve_, validation_scores_, best_validation_score_
+loss_curve_, energy_gap_curve_, validation_scores_, best_validation_score_, \
+discrete_columns_, discrete_values_, data_min_, data_max_, batch_size_, step_size_
         As in :class:`EnergyBasedModel`.
 
     See Also
@@ -86,6 +88,7 @@ loss_curve_, energy_gap_curve_, validation_scores_, best_validation_score_
         step_size="auto",
         noise_scale=1.0,
         clamp=None,
+        discrete_columns="auto",
         sampler="mala",
         replay_buffer_size=10000,
         reinit_freq=0.05,
@@ -114,6 +117,7 @@ loss_curve_, energy_gap_curve_, validation_scores_, best_validation_score_
         self.step_size = step_size
         self.noise_scale = noise_scale
         self.clamp = clamp
+        self.discrete_columns = discrete_columns
         self.sampler = sampler
         self.replay_buffer_size = replay_buffer_size
         self.reinit_freq = reinit_freq

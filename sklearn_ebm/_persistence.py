@@ -24,7 +24,16 @@ __all__ = ["to_plain_state", "from_plain_state"]
 
 _VERSION_KEY = "_sklearn_ebm_version"
 # Parameters added since 0.1.0, and the defaults an older state loads with.
-_ADDED_PARAMETERS = {"weight_decay": 0.1, "negative_fraction": 1.0}
+# discrete_columns=None: those models were trained without dequantization.
+_ADDED_PARAMETERS = {"weight_decay": 0.1, "negative_fraction": 1.0, "discrete_columns": None}
+# Fitted attributes added since 0.1.0, as an older fitted state loads them.
+_ADDED_FITTED = {
+    "discrete_columns_": lambda: np.zeros(0, dtype=np.intp),
+    "discrete_values_": list,
+    "data_min_": lambda: None,
+    "data_max_": lambda: None,
+    "batch_size_": lambda: None,
+}
 
 
 def to_plain_state(state):
@@ -64,6 +73,8 @@ def from_plain_state(state):
         whitening = Whitening(**whitening)
     # 0.1.0 had no step_size="auto": its step size was the parameter.
     state.setdefault("step_size_", state["step_size"])
+    for name, make_default in _ADDED_FITTED.items():
+        state.setdefault(name, make_default())
     return {
         **state,
         "device_": device,

@@ -105,6 +105,7 @@ def train_epoch(
     langevin,
     reg_alpha,
     negative_fraction=1.0,
+    dequantization=None,
     averaged=None,
     generator=None,
 ):
@@ -129,6 +130,10 @@ def train_epoch(
     negative_fraction : float in (0, 1], default=1.0
         Chains advanced per minibatch, as a fraction of its rows (at least
         one): the sampler's cost scales with it.
+    dequantization : torch.Tensor of shape (k, d), optional
+        Rows of real data get fresh noise ``(U(0, 1)^k - 1/2) @ dequantization``
+        in every minibatch: uniform over one lattice step of each of ``k``
+        discrete columns, mapped to the model's coordinates.
     averaged : torch.optim.swa_utils.AveragedModel, optional
         Updated with ``model.network`` after every optimizer step.
     generator : torch.Generator, optional
@@ -141,6 +146,11 @@ def train_epoch(
     n_batches = 0
     for batch_index in order.split(batch_size):
         real = data[batch_index]
+        if dequantization is not None:
+            noise = torch.rand(
+                (real.shape[0], dequantization.shape[0]), generator=generator, device=real.device, dtype=real.dtype
+            )
+            real = torch.addmm(real, noise.sub_(0.5), dequantization)
         # Rounded first: 0.07 * 100 is 7.000000000000001 in floating point.
         n_negatives = max(1, math.ceil(round(negative_fraction * real.shape[0], 9)))
         chain_index, start = buffer.draw(n_negatives, generator)
@@ -212,6 +222,7 @@ def run_training(state, schedule):
                     langevin=state.langevin,
                     reg_alpha=schedule.reg_alpha,
                     negative_fraction=schedule.negative_fraction,
+                    dequantization=state.dequantization,
                     averaged=averaged,
                 )
             except KeyboardInterrupt:

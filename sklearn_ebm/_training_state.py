@@ -74,6 +74,9 @@ class TrainingState:
     device : torch.device
     averaged_from : dict or None
         The fitted weight average a continued fit's average starts from.
+    dequantization : torch.Tensor of shape (k, d) or None
+        One lattice step of each of the ``k`` discrete columns, in the
+        model's coordinates (see :func:`~sklearn_ebm._training.train_epoch`).
     """
 
     model: GaussianBaseEnergy
@@ -86,6 +89,7 @@ class TrainingState:
     langevin: LangevinSettings
     device: torch.device
     averaged_from: dict = None
+    dequantization: torch.Tensor = None
 
     @property
     def step_size(self):
@@ -160,6 +164,7 @@ def start_training(
     reinit_freq,
     previous_buffer=None,
     averaged_from=None,
+    dequantization=None,
 ):
     """Split off the validation rows, set up the chains, draw the criterion's noise.
 
@@ -167,7 +172,8 @@ def start_training(
     ``validation_noise`` is the standard deviation of the criterion's noise.
     ``previous_buffer``'s chains carry over while they still have the shape
     ``(n_chains, d)``; otherwise the chains start afresh from N(0, I) (one
-    chain restarting at every draw when ``n_chains`` is 0).
+    chain restarting at every draw when ``n_chains`` is 0). With
+    ``dequantization``, the monitored rows get one fixed draw of its noise.
     """
     validation = None
     if n_validation:
@@ -180,6 +186,10 @@ def start_training(
             max(n_chains, 1), data.shape[1], reinit_freq if n_chains else 1.0, device=device
         )
     monitor = validation if validation is not None else data[:_MONITOR_ROWS]
+    monitor_noise = validation_noise * torch.randn_like(monitor)
+    if dequantization is not None:
+        lattice_noise = torch.rand((len(monitor), dequantization.shape[0]), device=device, dtype=monitor.dtype)
+        monitor = torch.addmm(monitor, lattice_noise.sub_(0.5), dequantization)
     return TrainingState(
         model=model,
         optimizer=optimizer,
@@ -187,8 +197,9 @@ def start_training(
         whitening=whitening,
         data=data,
         monitor=monitor,
-        monitor_noise=validation_noise * torch.randn_like(monitor),
+        monitor_noise=monitor_noise,
         langevin=langevin,
         device=device,
         averaged_from=averaged_from,
+        dequantization=dequantization,
     )
