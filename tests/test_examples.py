@@ -45,3 +45,14 @@ def test_example_runs(path, capsys):
         assert set(scores) >= {"EnergyBasedModel", "GaussianMixture(8)"}
         assert all(math.isfinite(float(v)) for v in scores.values())
         assert "log Z = " in out
+    if path.stem == "plot_grid_search_outlier_scorer":
+        rows = re.findall(r"^\s*\(.*?\)\s+\d+\.\d+\s+(\d\.\d{3})\s+\d\.\d{3}\s+\d\.\d{3}\s+(\d\.\d{3})$", out, re.M)
+        assert len(rows) == 4, out
+        # scoring="roc_auc" on labels with 1 = outlier reports 1 - ROC-AUC.
+        assert all(abs(float(ours) + float(theirs) - 1.0) <= 0.0015 for ours, theirs in rows)
+        held_out = float(re.search(r"Held-out ROC-AUC of the chosen detector: (\d\.\d{3})", out).group(1))
+        assert held_out > 0.9
+    if path.stem == "plot_pipeline_mixed_types":
+        # The explanation is in the table's columns, not the encoded ones.
+        assert re.search(r"^\s+age\s+plan\s+income\s+region$", out, re.M)
+        assert "cat__plan_basic" in out

@@ -10,7 +10,7 @@ energy-based model, in one :class:`~sklearn.pipeline.Pipeline`:
 
 1. :class:`sklearn_ebm.EBMOutlierDetector` flags rows that break the
    relations of the data (a budget plan with a large income, an age no
-   customer has), and says which encoded features make them unusual.
+   customer has), and says which of the table's columns make them unusual.
 2. :class:`sklearn_ebm.EnergyBasedModel` draws synthetic customers, which
    ``sample_from_pipeline`` maps back through the preprocessing: numbers in
    their units, categories as labels, the columns of the input table.
@@ -31,8 +31,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from sklearn_ebm import EBMOutlierDetector, EnergyBasedModel
-from sklearn_ebm import sample_from_pipeline
+from sklearn_ebm import EBMOutlierDetector, EnergyBasedModel, FeatureContributionsDisplay
+from sklearn_ebm import feature_contributions_from_pipeline, sample_from_pipeline
 
 rng = np.random.RandomState(0)
 n = 1000
@@ -85,13 +85,29 @@ print(f"ROC-AUC of the odd rows against the others: {roc_auc_score(is_odd, -deci
 print(f"Flagged {flagged.sum()} rows, {np.sum(flagged & is_odd)} of them among the {len(odd)} odd ones")
 
 # %%
-# Why a row is unusual: the energy split by encoded feature, named by the
-# ColumnTransformer (positive = makes the row less typical).
+# Why a row is unusual
+# --------------------
+# :func:`~sklearn_ebm.feature_contributions_from_pipeline` splits each row's
+# energy above the training mean among the table's own columns (positive =
+# makes the row less typical). The model sees one-hot indicators; the
+# indicators of one column often get large contributions of opposite signs
+# that nearly cancel, so the helper sums each group back to its column.
+most_unusual = data.iloc[np.argsort(decision)[:3]]
+contributions = feature_contributions_from_pipeline(detector, most_unusual)
+print(most_unusual)
+print(contributions.round(1))
+
+# %%
+# The same for one row, by encoded feature, as the model sees it:
 names = detector["prep"].get_feature_names_out()
-encoded = detector["prep"].transform(data.iloc[np.argsort(decision)[:3]])
-contributions = pd.DataFrame(detector["ebm"].feature_contributions(encoded), columns=names)
-print(data.iloc[np.argsort(decision)[:3]])
-print(contributions.round(1).T)
+encoded = detector["ebm"].feature_contributions(detector["prep"].transform(most_unusual.iloc[:1]))
+print(pd.Series(encoded[0], index=names).round(1).to_string())
+
+# %%
+# :class:`~sklearn_ebm.FeatureContributionsDisplay` draws one row's
+# contributions in the table's columns.
+FeatureContributionsDisplay.from_pipeline(detector, most_unusual, row=0)
+plt.tight_layout()
 
 # %%
 # Synthetic customers in the table's own columns
