@@ -45,6 +45,11 @@ def sample_from_pipeline(pipeline, n_samples=1, random_state=None):
       missing values; the columns of ``add_indicator`` are dropped);
     - columns that the ColumnTransformer drops are not in the result.
 
+    Columns that the model found discrete (its ``discrete_columns_``: counts,
+    ratings, flags) and that reach it through one-to-one steps come back on
+    their training values, as the model samples them: int64 when those
+    values are integers.
+
     Parameters
     ----------
     pipeline : sklearn.pipeline.Pipeline
@@ -62,8 +67,9 @@ def sample_from_pipeline(pipeline, n_samples=1, random_state=None):
     samples : pandas.DataFrame of shape (n_samples, n_columns)
         One row per sample, with the columns the pipeline was fitted on, in
         their order (or ``0 .. n_features - 1`` when it was fitted on an
-        array). Numeric columns are float64; an encoder's columns hold its
-        fitted categories, with the dtype of ``categories_``.
+        array). Numeric columns are float64 (int64 for discrete columns of
+        integers, as above); an encoder's columns hold its fitted
+        categories, with the dtype of ``categories_``.
 
     Raises
     ------
@@ -82,9 +88,11 @@ def sample_from_pipeline(pipeline, n_samples=1, random_state=None):
     A column used by several branches of a ColumnTransformer is taken from
     the first. Categories that an encoder groups as infrequent
     (``min_frequency``, ``max_categories``) come back as its label for the
-    group, ``"infrequent_sklearn"``. Numeric columns come back as floats: round them yourself for
-    integer columns, and note that samples can fall outside the training
-    range (a model's tails are wider than the data's).
+    group, ``"infrequent_sklearn"``. A model's tails are wider than the
+    data's, so continuous columns can fall outside the training range: fit
+    the model with ``clamp="range"`` to keep samples within each column's
+    training minimum and maximum (in the model's input space, which a
+    monotone step such as a scaler maps back to the same range).
 
     Examples
     --------
@@ -126,8 +134,20 @@ def sample_from_pipeline(pipeline, n_samples=1, random_state=None):
         )
     check_is_fitted(model)
     Z = model.sample(n_samples, random_state=random_state)
+    samples = _to_frame(pipeline, _inverse_steps(pipeline, Z))
+    for column, values in _discrete_input_values(pipeline, model, Z[:1]).items():
+        if column in samples.columns and pd.api.types.is_numeric_dtype(samples[column]):
+            samples[column] = _on_values(samples[column].to_numpy(dtype=np.float64), values)
+    return samples
+
+
+def _inverse_steps(pipeline, Z):
     for name, step in reversed(pipeline.steps[:-1]):
         Z = _inverse(step, Z, repr(name))
+    return Z
+
+
+def _to_frame(pipeline, Z):
     if isinstance(Z, pd.DataFrame):
         return Z.reset_index(drop=True)
     Z = np.asarray(Z)
@@ -135,6 +155,61 @@ def sample_from_pipeline(pipeline, n_samples=1, random_state=None):
     if names is not None and len(names) == Z.shape[1]:
         return pd.DataFrame(Z, columns=list(names))
     return pd.DataFrame(Z)
+
+
+def _discrete_input_values(pipeline, model, row):
+    """Input column -> its values in the input's units, for each column the model found discrete.
+
+    The model snaps its samples of ``discrete_columns_`` onto ``discrete_values_``;
+    for a column that reaches the model through one-to-one steps, those values
+    are mapped back with the same inverses as the samples (a probe of one row
+    per value, ``row`` elsewhere). Columns behind a one-hot block, or steps
+    that cannot be mapped, are left out.
+    """
+    columns = getattr(model, "discrete_columns_", None)
+    values = getattr(model, "discrete_values_", None)
+    if columns is None or values is None or not len(columns):
+        return {}
+    n_in = getattr(pipeline, "n_features_in_", None)
+    if n_in is None:
+        return {}
+    try:
+        owners = np.arange(n_in)
+        for name, step in pipeline.steps[:-1]:
+            owners = owners[_owners(step, len(owners), repr(name), invertible=True)]
+    except (TypeError, ValueError, AttributeError):
+        return {}
+    if len(owners) != np.shape(row)[1]:
+        return {}
+    names = getattr(pipeline, "feature_names_in_", None)
+    names = list(names) if names is not None else list(range(n_in))
+    counts = np.bincount(owners, minlength=n_in)
+    found = {}
+    for j, column_values in zip(columns, values):
+        i = owners[j]
+        if counts[i] != 1:  # one of several columns of one input column (a one-hot block, ...)
+            continue
+        probe = np.repeat(np.asarray(row, dtype=np.float64), len(column_values), axis=0)
+        probe[:, j] = column_values
+        try:
+            inverted = _to_frame(pipeline, _inverse_steps(pipeline, probe))
+        except (TypeError, ValueError):
+            continue
+        if names[i] in inverted.columns and pd.api.types.is_numeric_dtype(inverted[names[i]]):
+            # 12 significant digits: the inverses' rounding errors (2.0000000000000004) go.
+            mapped = inverted[names[i]].to_numpy(dtype=np.float64)
+            found[names[i]] = np.unique([float(f"{v:.12g}") for v in mapped])
+    return found
+
+
+def _on_values(column, values):
+    """``column`` moved to the nearest of ``values``; int64 when the values are integers."""
+    midpoints = (values[1:] + values[:-1]) / 2
+    snapped = values[np.searchsorted(midpoints, column)]
+    rounded = np.rint(values)
+    if np.all(np.abs(values - rounded) <= 1e-9 * (1.0 + np.abs(values))):
+        return np.rint(snapped).astype(np.int64)
+    return snapped
 
 
 def _inverse(step, Z, where):
@@ -445,10 +520,12 @@ def feature_contributions_from_pipeline(pipeline, X, n_steps=32):
     return pd.DataFrame(contributions @ to_input, columns=columns, index=index)
 
 
-def _owners(step, n_in, where):
+def _owners(step, n_in, where, invertible=False):
     """For each output column of the fitted ``step``, the input column it comes from.
 
-    ``n_in`` is the number of columns ``step`` takes; ``where`` names it in errors.
+    ``n_in`` is the number of columns ``step`` takes; ``where`` names it in
+    errors. ``invertible=True`` also takes a FunctionTransformer with an
+    ``inverse_func`` as one-to-one, as sampling does.
     """
     identity = np.arange(n_in)
     if step is None or (isinstance(step, str) and step == "passthrough"):
@@ -456,13 +533,13 @@ def _owners(step, n_in, where):
     if isinstance(step, Pipeline):
         owners = identity
         for name, inner in step.steps:
-            owners = owners[_owners(inner, len(owners), f"{where} > {name!r}")]
+            owners = owners[_owners(inner, len(owners), f"{where} > {name!r}", invertible)]
         return owners
     if isinstance(step, ColumnTransformer):
-        return _owners_column_transformer(step, where)
+        return _owners_column_transformer(step, where, invertible)
     if isinstance(step, FeatureUnion):
         parts = [
-            _owners(inner, n_in, f"{where} > {name!r}")
+            _owners(inner, n_in, f"{where} > {name!r}", invertible)
             for name, inner in step.transformer_list
             if not (isinstance(inner, str) and inner == "drop")
         ]
@@ -489,6 +566,8 @@ def _owners(step, n_in, where):
     if isinstance(step, FunctionTransformer):
         if step.func is None or step.feature_names_out == "one-to-one":
             return identity
+        if invertible and step.inverse_func is not None:
+            return identity
         raise TypeError(
             _cannot_map(
                 step,
@@ -512,7 +591,7 @@ def _cannot_map(step, where, why):
     )
 
 
-def _owners_column_transformer(ct, where):
+def _owners_column_transformer(ct, where, invertible=False):
     names = _input_names(ct)
     width = max((s.stop for s in ct.output_indices_.values()), default=0)
     owners = np.full(width, -1)
@@ -522,7 +601,7 @@ def _owners_column_transformer(ct, where):
             continue
         inner_where = f"{where} > {name!r}"
         positions = np.asarray(_column_positions(selection, names, inner_where), dtype=int)
-        inner = _owners(transformer, len(positions), inner_where)
+        inner = _owners(transformer, len(positions), inner_where, invertible)
         if len(inner) != output.stop - output.start:
             raise ValueError(
                 f"Step {inner_where} ({type(transformer).__name__}) outputs "

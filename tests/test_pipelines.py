@@ -251,8 +251,36 @@ def test_sample_from_pipeline_with_detector_and_nested_steps(fast_params, frame)
     assert list(samples.columns) == ["age", "color", "income", "owner", "rooms"]
     assert set(samples["color"]) <= set(COLORS)
     assert set(samples["owner"]) <= {"yes", "no"}
-    assert samples["rooms"].dtype == np.float64
+    # rooms takes 3 values: the model samples it on them, here integers.
+    assert samples["rooms"].dtype == np.int64 and set(samples["rooms"]) <= {1, 2, 3}
     assert samples.notna().all().all()
+
+
+def test_sample_from_pipeline_keeps_discrete_columns_on_their_values(fast_params):
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame(
+        {
+            "rooms": rng.randint(1, 6, 400),
+            "rating": rng.randint(1, 10, 400) / 2,  # 0.5 .. 4.5 in steps of 0.5
+            "size": rng.normal(80, 20, 400),
+            "kind": rng.choice(["flat", "house"], 400),
+        }
+    )
+    prep = ColumnTransformer(
+        [
+            ("num", StandardScaler(), ["rooms", "size"]),
+            ("log", FunctionTransformer(np.log, inverse_func=np.exp), ["rating"]),
+            ("cat", OneHotEncoder(sparse_output=False), ["kind"]),
+        ]
+    )
+    pipe = make_pipeline(prep, EnergyBasedModel(**fast_params)).fit(frame)
+    samples = sample_from_pipeline(pipe, 200, random_state=0)
+    assert samples["rooms"].dtype == np.int64
+    assert set(samples["rooms"]) <= set(frame["rooms"])
+    assert samples["rating"].dtype == np.float64
+    assert set(samples["rating"]) <= set(frame["rating"])  # exactly, not 1.5000000000000002
+    assert samples["size"].dtype == np.float64 and samples["size"].nunique() > 100
+    assert set(samples["kind"]) <= {"flat", "house"}
 
 
 def test_sample_from_pipeline_fitted_on_array(fast_params, frame):
