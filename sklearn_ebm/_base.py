@@ -262,6 +262,11 @@ class BaseEnergyModel(BaseEstimator):
         self.data_min_, self.data_max_ = data_range
         return X
 
+    def _training_trim(self):
+        # The share of training rows left out of each epoch's positive phase
+        # (see TrainingSchedule.trim): none for a density estimator.
+        return None
+
     def _store_fitted(self, state, result, batch_size, continuing):
         # A new network invalidates the cached partition function.
         self.log_partition_ = self.log_partition_stderr_ = None

@@ -246,4 +246,6 @@ def training_schedule(estimator, max_epochs, n_train, early_stopping):
         n_iter_no_change=estimator.n_iter_no_change,
         tol=estimator.tol,
         verbose=estimator.verbose,
+        trim=estimator._training_trim(),
+        progress_name=type(estimator).__name__,
     )

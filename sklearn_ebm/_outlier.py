@@ -7,12 +7,10 @@ from sklearn.base import OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseEnergyModel
+from ._contamination import score_threshold
 
 __all__ = ["EBMOutlierDetector"]
 
-# contamination="auto": a row is an outlier when its score lies more than this
-# many robust standard deviations (1.4826 * MAD) below the median training score.
-_AUTO_ROBUST_Z = 3.0
 
 
 class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
@@ -34,6 +32,17 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         such guess: a row is an outlier when its score lies more than 3
         robust standard deviations (1.4826 times the median absolute
         deviation) below the median training score.
+    robust_training : bool, default=False
+        Training data holds outliers, and a model fitted to them scores them
+        as normal. With ``robust_training``, each epoch leaves the training
+        rows that the current model puts beyond the ``contamination``
+        threshold out of the positive phase (a trimmed fit, as the minimum
+        covariance determinant trims a Gaussian's): the model's energy
+        rises where they lie. It is off by default: on the benchmark's
+        tuning half of the dev sets (contamination "auto") it raised
+        ROC-AUC on WBC (0.970 to 0.984) and satellite (0.725 to 0.733) but
+        lowered it on glass (0.833 to 0.767) and Pima (0.661 to 0.635),
+        where "auto" also trims the inliers' tail; see the user guide.
     **other parameters
         Every parameter of :class:`EnergyBasedModel`, with the same meaning
         and defaults: ``hidden_sizes``, ``activation``, ``dropout``,
@@ -74,6 +83,7 @@ discrete_columns_, discrete_values_, data_min_, data_max_, batch_size_, step_siz
     _parameter_constraints: dict = {
         **BaseEnergyModel._parameter_constraints,
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
+        "robust_training": ["boolean"],
     }
 
     def __init__(
@@ -107,6 +117,7 @@ discrete_columns_, discrete_values_, data_min_, data_max_, batch_size_, step_siz
         verbose=0,
         warm_start=False,
         contamination="auto",
+        robust_training=False,
     ):
         self.hidden_sizes = hidden_sizes
         self.activation = activation
@@ -136,6 +147,7 @@ discrete_columns_, discrete_values_, data_min_, data_max_, batch_size_, step_siz
         self.verbose = verbose
         self.warm_start = warm_start
         self.contamination = contamination
+        self.robust_training = robust_training
 
     # ------------------------------------------------------------------ checks
 
@@ -179,14 +191,11 @@ discrete_columns_, discrete_values_, data_min_, data_max_, batch_size_, step_siz
         self._set_offset(self._keeping_state_on_failure(self._validated_fit, X, partial=True))
         return self
 
+    def _training_trim(self):
+        return self.contamination if self.robust_training else None
+
     def _set_offset(self, X):
-        scores = np.negative(self._energy(X))
-        if self.contamination == "auto":
-            median = np.median(scores)
-            spread = 1.4826 * np.median(np.abs(scores - median))
-            self.offset_ = float(median - _AUTO_ROBUST_Z * spread)
-        else:
-            self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
+        self.offset_ = score_threshold(np.negative(self._energy(X)), self.contamination)
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers, positive for inliers.

@@ -16,6 +16,7 @@ import torch
 from torch.nn.utils import parametrize
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from ._contamination import score_threshold
 from ._losses import contrastive_divergence_loss, denoising_score_matching_loss
 from ._network import GaussianBaseEnergy
 from ._progress import EpochReporter
@@ -30,6 +31,9 @@ __all__ = [
     "validation_score",
 ]
 
+# Rows per forward pass when the training rows are scored.
+_SCORING_ROWS = 65536
+
 
 @dataclass(frozen=True)
 class TrainingSchedule:
@@ -40,7 +44,10 @@ class TrainingSchedule:
     ``ema_decay`` of the weight average (0: none); with ``early_stopping``,
     stop once the validation score has not improved by ``tol`` for
     ``n_iter_no_change`` epochs and keep the best weights; ``verbose`` as the
-    estimators' parameter.
+    estimators' parameter, ``progress_name`` labelling its output. With ``trim`` ("auto" or a share of outliers, see
+    :func:`~sklearn_ebm._contamination.score_threshold`), each epoch leaves
+    the training rows that the current model puts beyond that threshold out
+    of the positive phase.
     """
 
     max_epochs: int
@@ -52,6 +59,8 @@ class TrainingSchedule:
     n_iter_no_change: int = 10
     tol: float = 1e-4
     verbose: int = 0
+    trim: object = None
+    progress_name: str = "EnergyBasedModel"
 
 
 @dataclass
@@ -209,14 +218,19 @@ def run_training(state, schedule):
     losses, gaps, scores = [], [], []
     best_score, best_weights, since_best = -math.inf, None, 0
     still_improving = False
-    reporter = EpochReporter(schedule.verbose, schedule.max_epochs)
+    # Without early stopping the monitored rows are training rows.
+    score_name = "validation score" if schedule.early_stopping else "training score"
+    reporter = EpochReporter(
+        schedule.verbose, schedule.max_epochs, name=schedule.progress_name, score_name=score_name
+    )
     try:
         for epoch in range(schedule.max_epochs):
             try:
+                rows = data if schedule.trim is None else data[_inlier_rows(scored, data, schedule.trim)]
                 stats = train_epoch(
                     model,
                     state.optimizer,
-                    data,
+                    rows,
                     state.buffer,
                     batch_size=schedule.batch_size,
                     langevin=state.langevin,
@@ -270,6 +284,24 @@ def run_training(state, schedule):
         best_score=best_score if schedule.early_stopping else None,
         still_improving=still_improving,
     )
+
+
+def _inlier_rows(model, data, contamination):
+    """Mask of the rows of ``data`` whose score ``-E`` under ``model`` is not an outlier's.
+
+    Training data holds outliers; fitting them teaches the model to score
+    them as normal. Left out of the positive phase, they are only where the
+    negatives go, and the model's energy rises there.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), parametrize.cached():
+            scores = torch.cat([-model(chunk)[:, 0] for chunk in data.split(_SCORING_ROWS)])
+    finally:
+        model.train(was_training)
+    threshold = score_threshold(scores.cpu().double().numpy(), contamination)
+    return scores >= threshold
 
 
 def _weight_average(network, ema_decay, start=None):

@@ -17,10 +17,10 @@ def make_detector(fast_params):
     return factory
 
 
-def test_has_every_parameter_of_the_density_model_plus_contamination():
+def test_has_every_parameter_of_the_density_model_plus_its_own():
     density = set(EnergyBasedModel().get_params())
     detector = EBMOutlierDetector().get_params()
-    assert set(detector) == density | {"contamination"}
+    assert set(detector) == density | {"contamination", "robust_training"}
     assert detector["contamination"] == "auto"
     for name in density:
         assert detector[name] == EnergyBasedModel().get_params()[name]
@@ -34,6 +34,7 @@ def test_shares_the_model_rather_than_copying_it():
 
 
 def test_scores_match_the_density_model_with_the_same_settings(make_detector, fast_params, X_small):
+    # Without robust training (the default) the detector fits the density model's model.
     detector = make_detector().fit(X_small)
     density = EnergyBasedModel(**fast_params).fit(X_small)
     np.testing.assert_array_equal(detector.score_samples(X_small), density.score_samples(X_small))
@@ -112,3 +113,78 @@ def test_contamination_out_of_range_is_rejected(make_detector, X_small):
     for bad in (0.0, 0.6, -0.1, "most"):
         with pytest.raises(ValueError, match="contamination"):
             make_detector(contamination=bad).fit(X_small)
+
+
+# ------------------------------------------------------------ robust training
+
+
+def test_score_threshold_rules():
+    from sklearn_ebm._contamination import score_threshold
+
+    scores = np.r_[np.linspace(-1, 1, 99), -50.0]
+    assert score_threshold(scores, 0.1) == pytest.approx(np.percentile(scores, 10))
+    # "auto": median - 3 * 1.4826 * MAD, untouched by the one far row.
+    mad = np.median(np.abs(scores - np.median(scores)))
+    assert score_threshold(scores, "auto") == pytest.approx(np.median(scores) - 3 * 1.4826 * mad)
+    assert -50.0 < score_threshold(scores, "auto") < -1.0
+
+
+@pytest.mark.parametrize("contamination, n_kept", [("auto", range(85, 96)), (0.2, [80])])
+def test_inlier_rows_leave_out_the_rows_beyond_the_threshold(contamination, n_kept):
+    # Under the untrained model (the fitted Gaussian) the energy is
+    # ||z||^2 / 2: "auto" also trims the upper tail of the inliers' skewed
+    # chi-square energies, a few rows.
+    import torch
+
+    from sklearn_ebm._network import EnergyMLP, GaussianBaseEnergy
+    from sklearn_ebm._training import _inlier_rows
+
+    network = EnergyMLP(2, hidden_sizes=(4,))
+    torch.nn.init.zeros_(network.linear_layers()[-1].weight)
+    torch.nn.init.zeros_(network.linear_layers()[-1].bias)
+    rows = torch.cat([0.1 * torch.randn(95, 2, generator=torch.Generator().manual_seed(0)), torch.full((5, 2), 8.0)])
+    kept = _inlier_rows(GaussianBaseEnergy(network), rows, contamination)
+    assert int(kept.sum()) in n_kept
+    assert not kept[95:].any()
+
+
+@pytest.mark.parametrize("robust_training", [True, False])
+def test_robust_training_leaves_flagged_rows_out_of_the_positive_phase(make_detector, monkeypatch, robust_training):
+    import sklearn_ebm._training as training_module
+
+    rows_seen = []
+    real = training_module.train_epoch
+
+    def spy(model, optimizer, data, *args, **kwargs):
+        rows_seen.append(len(data))
+        return real(model, optimizer, data, *args, **kwargs)
+
+    monkeypatch.setattr(training_module, "train_epoch", spy)
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.randn(190, 3), rng.randn(10, 3) + 12.0]
+    make_detector(robust_training=robust_training, contamination=0.05).fit(X)
+    if robust_training:
+        assert all(n == 190 for n in rows_seen)
+    else:
+        assert all(n == 200 for n in rows_seen)
+
+
+def test_robust_training_ranks_a_contaminating_cluster_as_outliers(fast_params):
+    # 8% of the training rows form a tight cluster away from the inliers: a
+    # model fitted to every row learns it as a mode; a trimmed fit does not.
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.RandomState(0)
+    inliers = rng.randn(460, 2)
+    cluster = 0.05 * rng.randn(40, 2) + [3.5, 3.5]
+    X = np.r_[inliers, cluster]
+    test = np.r_[rng.randn(200, 2), 0.05 * rng.randn(20, 2) + [3.5, 3.5]]
+    is_outlier = np.r_[np.zeros(200), np.ones(20)]
+    params = {**fast_params, "hidden_sizes": (32, 32), "max_iter": 30, "langevin_steps": 5}
+    auc = {
+        robust: roc_auc_score(
+            is_outlier, -EBMOutlierDetector(**params, robust_training=robust).fit(X).score_samples(test)
+        )
+        for robust in (True, False)
+    }
+    assert auc[True] > auc[False] + 0.05

@@ -1,6 +1,7 @@
 """verbose: nothing at 0; at 1 a tqdm bar on a terminal and one line per epoch
 elsewhere (files, pipes, CI logs), on stderr; at 2 a line per epoch on stdout.
-The score is called the validation score, as in the docs."""
+The score is called the validation score, as in the docs, when early stopping
+holds rows out; without it the monitored rows are training rows."""
 
 import io
 import re
@@ -11,7 +12,9 @@ import pytest
 
 from sklearn_ebm._progress import EpochReporter
 
-LINE = re.compile(r"^Epoch (\d+)/(\d+): loss -?\d+\.\d{4}, energy gap -?\d+\.\d{4}, validation score -?\d+\.\d{4}$")
+LINE = re.compile(
+    r"^Epoch (\d+)/(\d+): loss -?\d+\.\d{4}, energy gap -?\d+\.\d{4}, (?:validation|training) score -?\d+\.\d{4}$"
+)
 
 
 class FakeTerminal(io.StringIO):
@@ -47,7 +50,7 @@ def test_verbose_1_on_a_terminal_draws_a_progress_bar(make_model, X_small, capsy
     bar = terminal.getvalue()
     assert capsys.readouterr().out == ""
     assert "\r" in bar and "3/3" in bar
-    assert "loss=" in bar and "gap=" in bar and "validation score=" in bar
+    assert "loss=" in bar and "gap=" in bar and "training score=" in bar  # no early stopping
     assert f"{model.loss_curve_[-1]:.4f}" in bar
     assert "Epoch " not in bar
 
@@ -97,3 +100,20 @@ def test_the_reporter_names_its_score():
     reporter.update(0, stats, -1.5)
     reporter.close()
     assert out.getvalue() == "Epoch 1/10: loss 0.5000, energy gap 0.2500, training score -1.5000\n"
+
+
+@pytest.mark.parametrize("early_stopping, score_name", [(True, "validation score"), (False, "training score")])
+def test_the_score_is_named_by_the_rows_it_is_computed_on(make_model, X_small, capsys, early_stopping, score_name):
+    make_model(verbose=2, max_iter=2, early_stopping=early_stopping).fit(X_small)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(f", {score_name} " in line for line in lines), lines
+
+
+def test_the_progress_bar_is_labelled_with_the_estimator(X_small, fast_params, monkeypatch):
+    pytest.importorskip("tqdm")
+    from sklearn_ebm import EBMOutlierDetector
+
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    EBMOutlierDetector(**{**fast_params, "verbose": 1}).fit(X_small)
+    assert "EBMOutlierDetector" in terminal.getvalue()
