@@ -14,7 +14,8 @@ from ._network import (
 from ._outlier import EBMOutlierDetector
 from ._partition import ais_log_partition
 from ._pipeline import feature_contributions_from_pipeline, sample_from_pipeline
-from ._plotting import EnergyLandscapeDisplay, FeatureContributionsDisplay, TrainingCurveDisplay
+from ._plotting import EnergyLandscapeDisplay, TrainingCurveDisplay
+from ._plotting_contributions import FeatureContributionsDisplay
 from ._replay import ReplayBuffer
 from ._sampling import energy, langevin_sample
 from ._scoring import outlier_scorer
