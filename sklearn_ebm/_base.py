@@ -32,6 +32,7 @@ from ._fit_setup import (
 )
 from ._inference import draw_samples, energies, integrated_gradients
 from ._network import GaussianBaseEnergy
+from ._training_state import with_base
 from ._partition import ais_log_partition
 from ._persistence import from_plain_state, to_plain_state
 from ._rng import isolated_rng
@@ -77,6 +78,7 @@ class BaseEnergyModel(BaseEstimator):
         "noise_scale": [Interval(Real, 0, None, closed="left")],
         "clamp": [StrOptions({"range"}), tuple, None],
         "discrete_columns": [StrOptions({"auto"}), "array-like", None],
+        "base": [StrOptions({"gaussian", "mixture"})],
         "sampler": [StrOptions({"mala", "langevin"})],
         "replay_buffer_size": [Interval(Integral, 0, None, closed="left")],
         "reinit_freq": [Interval(Real, 0, 1, closed="both")],
@@ -104,6 +106,7 @@ class BaseEnergyModel(BaseEstimator):
         dropout=0.0,
         spectral_norm=False,
         reg_alpha=0.01,
+        base="gaussian",
         langevin_steps=10,
         step_size="auto",
         noise_scale=1.0,
@@ -132,6 +135,7 @@ class BaseEnergyModel(BaseEstimator):
         self.dropout = dropout
         self.spectral_norm = spectral_norm
         self.reg_alpha = reg_alpha
+        self.base = base
         self.langevin_steps = langevin_steps
         self.step_size = step_size
         self.noise_scale = noise_scale
@@ -247,6 +251,7 @@ class BaseEnergyModel(BaseEstimator):
                 early_stopping=early_stopping,
                 discrete=discrete,
                 data_range=data_range,
+                seed=seed,
             )
             schedule = training_schedule(self, 1 if partial else self.max_iter, len(state.data), early_stopping)
             result = run_training(state, schedule)
@@ -274,6 +279,8 @@ class BaseEnergyModel(BaseEstimator):
         self._training_weights = result.trained_weights
         self.device_ = state.device
         self.whitening_ = state.whitening
+        self.base_ = getattr(state.model, "base", None)
+        self.best_epoch_ = result.best_epoch
         self._optimizer_state = state.optimizer.state_dict()
         self._replay_buffer = state.buffer
         self.step_size_ = state.step_size
@@ -291,7 +298,7 @@ class BaseEnergyModel(BaseEstimator):
     # ------------------------------------------------------------- inference
 
     def _model(self):
-        return GaussianBaseEnergy(self.network_).eval()
+        return with_base(GaussianBaseEnergy(self.network_), self.base_).eval()
 
     def score_samples(self, X):
         """Log density of each row, up to the model's constant ``-log Z``: ``-E(x)``.
@@ -315,7 +322,7 @@ class BaseEnergyModel(BaseEstimator):
 
     def _energy(self, X):
         """Energies in the user's units, float64."""
-        return energies(self._model().network, self.whitening_, X, self.device_)
+        return energies(self.network_.eval(), self.whitening_, X, self.device_, self.base_)
 
     def log_partition(self, *, n_chains=512, n_temperatures="auto", random_state=None):
         """Estimate the model's log partition function by annealed importance sampling.
@@ -359,6 +366,7 @@ class BaseEnergyModel(BaseEstimator):
             n_temperatures=n_temperatures,
             generator=generator,
             device=self.device_,
+            base=self.base_,
         )
 
     def _cached_log_partition(self):
@@ -431,7 +439,14 @@ class BaseEnergyModel(BaseEstimator):
         data_range = self.data_min_, self.data_max_
         langevin = langevin_settings(self, self.whitening_, self.device_, self.step_size_, data_range)
         out = draw_samples(
-            self._model(), self.whitening_, n_samples, langevin, _SAMPLE_STEPS_FACTOR, generator, self.device_
+            self._model(),
+            self.whitening_,
+            n_samples,
+            langevin,
+            _SAMPLE_STEPS_FACTOR,
+            generator,
+            self.device_,
+            self.base_,
         )
         bounds = clamp_bounds(self.clamp, self.n_features_in_, data_range)
         if bounds is not None:

@@ -53,6 +53,19 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         Spectrally normalize every Linear layer.
     reg_alpha : float, default=0.01
         Strength of the L2 penalty on the network's energies.
+    base : {"gaussian", "mixture"}, default="gaussian"
+        The density the network corrects. "gaussian": ``||z||**2 / 2``, the
+        Gaussian fitted by the whitening. "mixture": a full-covariance
+        Gaussian mixture fitted to the whitened training rows first (1, 2, 4
+        or 8 components, or the whitening's Gaussian, whichever scores best
+        on the validation rows; lowest BIC without them), so that the
+        untrained model is that mixture (a residual energy model, Deng et
+        al. 2020). Chains start and restart at exact draws from it,
+        :meth:`log_partition` anneals from it, and early stopping follows
+        the held-out log-likelihood (``log Z`` by importance sampling from
+        the base) with the base itself as the first candidate, so the fit
+        keeps the mixture unless training improves on it. The fitted
+        mixture is ``base_``.
     langevin_steps : int, default=10
         Langevin steps per training iteration.
     step_size : float or "auto", default="auto"
@@ -162,6 +175,11 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         The sorted distinct training values of each of ``discrete_columns_``.
     data_min_, data_max_ : ndarray of shape (`n_features_in_`,)
         Each feature's minimum and maximum over the training data.
+    base_ : MixtureBase or None
+        The fitted mixture with ``base="mixture"``, else None.
+    best_epoch_ : int or None
+        The epoch whose weights the model holds (0: the weights training
+        started from, with ``base="mixture"`` the base itself).
     batch_size_ : int
         The minibatch size training used: the ``batch_size`` parameter, or
         the value "auto" chose, capped at the training rows.

@@ -21,12 +21,12 @@ _NETWORK_INPUT_LIMIT = 1e6
 _MAX_ENERGY = np.finfo(np.float64).max
 
 
-def energies(network, whitening, X, device):
+def energies(network, whitening, X, device, base=None):
     """Energies of the rows of ``X`` in the user's units, float64.
 
-    The Gaussian term and the whitening's log-Jacobian are computed in
-    float64 and the network's input is clipped, so points however far from
-    the data get large finite energies.
+    The base's energy (``||z||^2 / 2``, or a :class:`MixtureBase`'s) and the
+    whitening's log-Jacobian are computed in float64 and the network's input
+    is clipped, so points however far from the data get large finite energies.
     """
     out = np.empty(X.shape[0], dtype=np.float64)
     with torch.no_grad(), np.errstate(over="ignore", invalid="ignore"):
@@ -35,9 +35,11 @@ def energies(network, whitening, X, device):
             z_network = torch.as_tensor(
                 np.clip(z, -_NETWORK_INPUT_LIMIT, _NETWORK_INPUT_LIMIT), dtype=torch.float32, device=device
             )
-            out[start : start + len(z)] = (
-                network(z_network)[:, 0].cpu().double().numpy() + 0.5 * np.einsum("ij,ij->i", z, z)
-            )
+            if base is None:
+                base_energies = 0.5 * np.einsum("ij,ij->i", z, z)
+            else:
+                base_energies = base.energy(torch.as_tensor(z, dtype=torch.float64, device=device)).cpu().numpy()
+            out[start : start + len(z)] = network(z_network)[:, 0].cpu().double().numpy() + base_energies
         out -= whitening.log_det
     np.nan_to_num(out, copy=False, nan=_MAX_ENERGY, posinf=_MAX_ENERGY)
     return out
@@ -69,14 +71,18 @@ def integrated_gradients(model, whitening, X, n_steps, device):
     return out
 
 
-def draw_samples(model, whitening, n_samples, langevin, n_rounds, generator, device):
-    """``n_samples`` rows in the user's units: chains from N(0, I) in whitened
-    coordinates (the fitted Gaussian), advanced ``n_rounds`` times ``langevin``."""
+def draw_samples(model, whitening, n_samples, langevin, n_rounds, generator, device, base=None):
+    """``n_samples`` rows in the user's units: chains from the model's base
+    (N(0, I) in whitened coordinates, the fitted Gaussian, or exact draws from
+    a :class:`MixtureBase`), advanced ``n_rounds`` times ``langevin``."""
     n_features = len(whitening.mean)
     out = np.empty((n_samples, n_features), dtype=np.float64)
     for start in range(0, n_samples, INFERENCE_BATCH):
         stop = min(start + INFERENCE_BATCH, n_samples)
-        z = torch.randn((stop - start, n_features), generator=generator, device=device)
+        if base is None:
+            z = torch.randn((stop - start, n_features), generator=generator, device=device)
+        else:
+            z = base.sample(stop - start, generator=generator, device=device)
         for _ in range(n_rounds):
             z = draw_negatives(model, z, langevin, generator)
         out[start:stop] = whitening.inverse_transform(z.cpu().double().numpy())

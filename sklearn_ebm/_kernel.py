@@ -134,3 +134,22 @@ class _MLPKernel:
         if out is x:
             return x.addmm_(self._hidden_grad(), self._backward[-1], beta=beta, alpha=alpha)
         return torch.addmm(x, self._hidden_grad(), self._backward[-1], beta=beta, alpha=alpha, out=out)
+
+
+class _TiltKernel:
+    """An :class:`_MLPKernel` (``base=0``) plus a mixture base energy: the same ``step`` contract.
+
+    The mixture's energy and gradient (two matrix products, see
+    :class:`~sklearn_ebm._mixture.MixtureBase`) are added to the network's.
+    """
+
+    def __init__(self, kernel, base, scale=1.0):
+        self.kernel, self.base, self.scale = kernel, base, float(scale)
+
+    def step(self, x, alpha, out, energies=None):
+        base_energies, base_grad = self.base.energy_and_grad(x)
+        out = self.kernel.step(x, alpha, out, energies)
+        out.add_(base_grad, alpha=alpha * self.scale)
+        if energies is not None:
+            energies.add_(base_energies, alpha=self.scale)
+        return out

@@ -20,6 +20,7 @@ __all__ = [
     "ACTIVATIONS",
     "EnergyMLP",
     "GaussianBaseEnergy",
+    "MixtureBaseEnergy",
     "build_energy_network",
     "build_energy_head",
 ]
@@ -154,6 +155,10 @@ class GaussianBaseEnergy(nn.Module):
         super().__init__()
         self.network = network
 
+    def base_energy(self, x):
+        """The base's energy ``||x||^2 / 2``, shape ``(batch,)``."""
+        return 0.5 * x.square().sum(dim=1)
+
     def forward(self, x):
         """Energies of ``x``, shape ``(batch, 1)``."""
         return self.network(x) + 0.5 * x.square().sum(dim=1, keepdim=True)
@@ -162,6 +167,41 @@ class GaussianBaseEnergy(nn.Module):
         """Energies and input gradients; see :meth:`EnergyMLP.energy_and_grad`."""
         energies, grad = energy_and_grad_of(self.network)(x)
         return energies + 0.5 * x.square().sum(dim=1, keepdim=True), grad + x
+
+
+class MixtureBaseEnergy(nn.Module):
+    """``E(x) = network(x) - log p(x)``: an exponential tilt of a fitted mixture.
+
+    ``base`` is a :class:`~sklearn_ebm._mixture.MixtureBase` (it has no
+    parameters); a zero network is exactly the mixture, and ``exp(-E)`` is
+    integrable when the network grows at most linearly, as the mixture's
+    tails are Gaussian.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        Maps ``(batch, d)`` to ``(batch, 1)``.
+    base : MixtureBase
+    """
+
+    def __init__(self, network, base):
+        super().__init__()
+        self.network = network
+        self.base = base
+
+    def base_energy(self, x):
+        """The base's energy ``-log p(x)``, shape ``(batch,)``."""
+        return self.base.energy(x)
+
+    def forward(self, x):
+        """Energies of ``x``, shape ``(batch, 1)``."""
+        return self.network(x) + self.base.energy(x)[:, None]
+
+    def energy_and_grad(self, x):
+        """Energies and input gradients; see :meth:`EnergyMLP.energy_and_grad`."""
+        energies, grad = energy_and_grad_of(self.network)(x)
+        base_energies, base_grad = self.base.energy_and_grad(x)
+        return energies + base_energies[:, None], grad + base_grad
 
 
 def energy_and_grad_of(energy_fn):

@@ -46,7 +46,7 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
     **other parameters
         Every parameter of :class:`EnergyBasedModel`, with the same meaning
         and defaults: ``hidden_sizes``, ``activation``, ``dropout``,
-        ``spectral_norm``, ``reg_alpha``, ``langevin_steps``, ``step_size``,
+        ``spectral_norm``, ``reg_alpha``, ``base``, ``langevin_steps``, ``step_size``,
         ``noise_scale``, ``clamp``, ``discrete_columns``, ``sampler``,
         ``replay_buffer_size``, ``reinit_freq``, ``negative_fraction``,
         ``max_iter``, ``batch_size``, ``learning_rate``, ``weight_decay``,
@@ -60,7 +60,8 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         Threshold on ``score_samples``: ``decision_function = score_samples - offset_``.
     network_, device_, whitening_, n_features_in_, feature_names_in_, n_iter_, \
 loss_curve_, energy_gap_curve_, validation_scores_, best_validation_score_, \
-discrete_columns_, discrete_values_, data_min_, data_max_, batch_size_, step_size_
+discrete_columns_, discrete_values_, data_min_, data_max_, batch_size_, step_size_, \
+base_, best_epoch_
         As in :class:`EnergyBasedModel`.
 
     See Also
@@ -94,6 +95,7 @@ discrete_columns_, discrete_values_, data_min_, data_max_, batch_size_, step_siz
         dropout=0.0,
         spectral_norm=False,
         reg_alpha=0.01,
+        base="gaussian",
         langevin_steps=10,
         step_size="auto",
         noise_scale=1.0,
@@ -124,6 +126,7 @@ discrete_columns_, discrete_values_, data_min_, data_max_, batch_size_, step_siz
         self.dropout = dropout
         self.spectral_norm = spectral_norm
         self.reg_alpha = reg_alpha
+        self.base = base
         self.langevin_steps = langevin_steps
         self.step_size = step_size
         self.noise_scale = noise_scale

@@ -16,6 +16,7 @@ import torch
 
 from . import _version
 from ._device import resolve_device
+from ._mixture import MixtureBase
 from ._network import EnergyMLP
 from ._replay import ReplayBuffer
 from ._whitening import Whitening
@@ -25,7 +26,12 @@ __all__ = ["to_plain_state", "from_plain_state"]
 _VERSION_KEY = "_sklearn_ebm_version"
 # Parameters added since 0.1.0, and the defaults an older state loads with.
 # discrete_columns=None: those models were trained without dequantization.
-_ADDED_PARAMETERS = {"weight_decay": 0.1, "negative_fraction": 1.0, "discrete_columns": None}
+_ADDED_PARAMETERS = {
+    "weight_decay": 0.1,
+    "negative_fraction": 1.0,
+    "discrete_columns": None,
+    "base": "gaussian",
+}
 # Fitted attributes added since 0.1.0, as an older fitted state loads them.
 _ADDED_FITTED = {
     "discrete_columns_": lambda: np.zeros(0, dtype=np.intp),
@@ -33,6 +39,8 @@ _ADDED_FITTED = {
     "data_min_": lambda: None,
     "data_max_": lambda: None,
     "batch_size_": lambda: None,
+    "base_": lambda: None,
+    "best_epoch_": lambda: None,
 }
 
 
@@ -49,6 +57,8 @@ def to_plain_state(state):
         state["_replay_buffer"] = {"chains": _to_numpy(buffer.chains), "reinit_freq": buffer.reinit_freq}
         state["_optimizer_state"] = _to_numpy(state["_optimizer_state"])
         state["_training_weights"] = _to_numpy(state["_training_weights"])
+        if state.get("base_") is not None:
+            state["base_"] = state["base_"].state()
     return state
 
 
@@ -75,6 +85,8 @@ def from_plain_state(state):
     state.setdefault("step_size_", state["step_size"])
     for name, make_default in _ADDED_FITTED.items():
         state.setdefault(name, make_default())
+    if isinstance(state["base_"], dict):
+        state["base_"] = MixtureBase(**state["base_"])
     return {
         **state,
         "device_": device,

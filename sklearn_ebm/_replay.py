@@ -22,11 +22,18 @@ class ReplayBuffer:
         Initial content; the buffer owns it.
     reinit_freq : float
         Probability that a drawn chain restarts from N(0, I).
+    init : callable, optional
+        ``init(n, generator)`` returns ``n`` fresh starting points, for a
+        model whose base is not N(0, I) (restarts then begin at exact draws
+        from its base).
     """
 
-    def __init__(self, chains, reinit_freq):
+    def __init__(self, chains, reinit_freq, init=None):
         self.chains = chains
         self.reinit_freq = reinit_freq
+        # init(n, generator) -> n fresh starting points (exact draws from the
+        # model's base); None: the standard normal.
+        self.init = init
 
     @classmethod
     def from_normal(cls, size, n_features, reinit_freq, *, generator=None, device=None, dtype=None):
@@ -40,6 +47,11 @@ class ReplayBuffer:
         index = torch.randint(self.chains.shape[0], (batch_size,), generator=generator, device=device)
         start = self.chains[index]
         restart = torch.rand(batch_size, generator=generator, device=device) < self.reinit_freq
+        if self.init is not None:
+            rows = restart.nonzero().view(-1)
+            if len(rows):
+                start[rows] = self.init(len(rows), generator).to(start.dtype)
+            return index, start
         fresh = torch.randn(start.shape, generator=generator, device=device, dtype=start.dtype)
         return index, torch.where(restart.unsqueeze(1), fresh, start)
 

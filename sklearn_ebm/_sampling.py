@@ -7,8 +7,8 @@ import numpy as np
 import torch
 from torch.nn.utils import parametrize
 
-from ._kernel import _MLPKernel
-from ._network import EnergyMLP, GaussianBaseEnergy, energy_and_grad_of
+from ._kernel import _MLPKernel, _TiltKernel
+from ._network import EnergyMLP, GaussianBaseEnergy, MixtureBaseEnergy, energy_and_grad_of
 
 __all__ = [
     "energy",
@@ -64,15 +64,19 @@ def _mlp_kernel(energy_and_grad, x, scale=1.0):
     """An :class:`_MLPKernel` computing ``energy_and_grad`` on ``x``'s shape, or None.
 
     Recognized: the ``energy_and_grad`` bound method of an :class:`EnergyMLP`
-    or of a :class:`GaussianBaseEnergy` on one, neither overridden; anything
+    or of a :class:`GaussianBaseEnergy` or :class:`MixtureBaseEnergy` on one,
+    none overridden; anything
     else (another callable, a subclass' own method, a patched instance) runs
     as given. The weights are read here, once for the whole chain, so a
     spectrally normalized network is normalized once per chain call.
     """
     func = getattr(energy_and_grad, "__func__", None)
     owner = getattr(energy_and_grad, "__self__", None)
+    mixture = None
     if func is GaussianBaseEnergy.energy_and_grad:
         network, base = owner.network, 1.0
+    elif func is MixtureBaseEnergy.energy_and_grad:
+        network, base, mixture = owner.network, 0.0, owner.base
     elif func is EnergyMLP.energy_and_grad:
         network, base = owner, 0.0
     else:
@@ -90,7 +94,8 @@ def _mlp_kernel(energy_and_grad, x, scale=1.0):
     weights = network.weights()
     if any(t.dtype != x.dtype or t.device != x.device for pair in weights for t in pair):
         return None
-    return _MLPKernel(weights, network.activation, x, base=base, scale=scale)
+    kernel = _MLPKernel(weights, network.activation, x, base=base, scale=scale)
+    return kernel if mixture is None else _TiltKernel(kernel, mixture, scale)
 
 
 def langevin_chain(energy_and_grad, x, *, steps, step_size, noise_scale, project=None, generator=None):

@@ -29,6 +29,7 @@ __all__ = [
     "run_training",
     "train_epoch",
     "validation_score",
+    "loglik_validation_score",
 ]
 
 # Rows per forward pass when the training rows are scored.
@@ -85,6 +86,9 @@ class TrainingResult:
     still_improving : bool
         True when ``max_epochs`` ran out before ``n_iter_no_change`` epochs
         without improvement.
+    best_epoch : int or None
+        The epoch whose weights ``network`` holds (0: the weights training
+        started from), or None when the fit ended within the warm-up.
     """
 
     network: torch.nn.Module
@@ -94,6 +98,7 @@ class TrainingResult:
     validation_scores: list
     best_score: float = None
     still_improving: bool = False
+    best_epoch: int = None
 
 
 @dataclass(frozen=True)
@@ -176,7 +181,7 @@ def train_epoch(
             averaged.update_parameters(model.network)
 
         with torch.no_grad():
-            base_gap = 0.5 * (negatives.square().sum(1).mean() - real.square().sum(1).mean())
+            base_gap = model.base_energy(negatives).mean() - model.base_energy(real).mean()
             total_gap += neg_energy.mean() - real_energy.mean() + base_gap
             total_loss += loss.detach()
         n_batches += 1
@@ -216,7 +221,11 @@ def run_training(state, schedule):
     scored = GaussianBaseEnergy(averaged.module if averaged is not None else model.network)
     warmup_epochs = _warmup_epochs(schedule, len(data)) if averaged is not None else 0
     losses, gaps, scores = [], [], []
-    best_score, best_weights, since_best = -math.inf, None, 0
+    best_score, best_weights, since_best, best_epoch = -math.inf, None, 0, None
+    if state.base_draws is not None:
+        # The model it starts from (the base itself, for a fresh fit) is the
+        # first candidate: training can only be kept where it scores better.
+        best_score, best_weights, best_epoch = _score(scored, state), copy.deepcopy(scored.network.state_dict()), 0
     still_improving = False
     # Without early stopping the monitored rows are training rows.
     score_name = "validation score" if schedule.early_stopping else "training score"
@@ -251,7 +260,7 @@ def run_training(state, schedule):
                 break
             losses.append(stats.loss)
             gaps.append(stats.energy_gap)
-            scores.append(validation_score(scored, state.monitor, state.monitor_noise))
+            scores.append(_score(scored, state))
             reporter.update(epoch, stats, scores[-1])
             if not all(map(math.isfinite, (stats.loss, stats.energy_gap, scores[-1]))):
                 raise FloatingPointError(
@@ -262,7 +271,7 @@ def run_training(state, schedule):
             if epoch + 1 < warmup_epochs:
                 continue
             if scores[-1] > best_score + schedule.tol:
-                best_score, since_best, best_weights = scores[-1], 0, last_weights
+                best_score, since_best, best_weights, best_epoch = scores[-1], 0, last_weights, epoch + 1
             else:
                 since_best += 1
             if schedule.early_stopping and since_best >= schedule.n_iter_no_change:
@@ -276,6 +285,7 @@ def run_training(state, schedule):
     use_best = schedule.early_stopping and best_weights is not None
     scored.network.load_state_dict(best_weights if use_best else last_weights)
     return TrainingResult(
+        best_epoch=best_epoch if use_best else len(losses),
         network=scored.network,
         trained_weights=copy.deepcopy(model.network.state_dict()),
         losses=losses,
@@ -284,6 +294,35 @@ def run_training(state, schedule):
         best_score=best_score if schedule.early_stopping else None,
         still_improving=still_improving,
     )
+
+
+def _score(model, state):
+    """The validation score of ``model``: held-out log-likelihood with base draws, else DSM."""
+    if state.base_draws is not None:
+        return loglik_validation_score(model, state.monitor, state.base_draws)
+    return validation_score(model, state.monitor, state.monitor_noise)
+
+
+def loglik_validation_score(model, data, base_draws):
+    """Mean log-likelihood of ``data`` under ``model``, ``log Z`` by importance sampling.
+
+    ``model`` is ``f(z) + B(z)`` with ``exp(-B)`` a normalized base density
+    and ``base_draws`` exact draws from it, so ``Z = E_base[exp(-f)]`` is
+    estimated by the mean of ``exp(-f)`` over the draws (a fixed set, so
+    that the score compares from epoch to epoch). A zero network scores
+    exactly the base's held-out log-likelihood. Unlike denoising score
+    matching it tracks held-out likelihood on real tabular data.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), parametrize.cached():
+            f_data = model.network(data)[:, 0].double()
+            f_base = model.network(base_draws)[:, 0].double()
+            log_z = torch.logsumexp(-f_base, 0) - math.log(len(f_base))
+            return float((-f_data - model.base_energy(data).double()).mean() - log_z)
+    finally:
+        model.train(was_training)
 
 
 def _inlier_rows(model, data, contamination):
