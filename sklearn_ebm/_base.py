@@ -22,6 +22,7 @@ from ._activations import ACTIVATIONS
 from ._device import resolve_device
 from ._columns import snap_to_values
 from ._fit_setup import (
+    check_enough_rows,
     check_network_unchanged,
     check_structure_params,
     clamp_bounds,
@@ -231,6 +232,7 @@ class BaseEnergyModel(BaseEstimator):
             )
         if continuing:
             check_network_unchanged(self)
+        check_enough_rows(*X.shape)
         device = resolve_device(self.device)
         # Each continued fit draws fresh minibatches and Langevin noise,
         # reproducibly: reusing one seed would add the same noise to the same

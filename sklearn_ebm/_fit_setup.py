@@ -9,6 +9,7 @@ torch-level :class:`~sklearn_ebm._training_state.TrainingState` and
 from numbers import Integral
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -35,6 +36,7 @@ __all__ = [
     "NETWORK_PARAMS",
     "check_structure_params",
     "check_network_unchanged",
+    "check_enough_rows",
     "clamp_bounds",
     "discrete_columns",
     "network_params",
@@ -136,6 +138,24 @@ def discrete_columns(estimator, X):
     # A constant column has no lattice step; the whitening handles it.
     kept = [i for i, v in enumerate(values) if len(v) >= 2]
     return columns[kept].astype(np.intp), [values[i] for i in kept]
+
+
+def check_enough_rows(n_samples, n_features):
+    """Warn when there are too few rows per feature for the network to learn from.
+
+    Below ``max(10, 2 * (n_features + 1))`` rows even the whitening's
+    covariance (``n_features * (n_features + 1) / 2`` numbers) is mostly
+    shrinkage, and a network fitted to the rows only memorizes them.
+    """
+    minimum = max(10, 2 * (n_features + 1))
+    if n_samples < minimum:
+        warnings.warn(
+            f"Only {n_samples} training rows for {n_features} features: the model can do "
+            "little more than a shrunk Gaussian with this much data, and scores far from the "
+            f"rows are unreliable. Fit on at least {minimum} rows, or use a simpler density "
+            "(sklearn.covariance.EllipticEnvelope, sklearn.neighbors.KernelDensity).",
+            UserWarning,
+        )
 
 
 def check_network_unchanged(estimator):

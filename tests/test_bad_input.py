@@ -537,3 +537,18 @@ def test_property_any_finite_float64(Est):
         assert np.all(np.isfinite(scores)), (X, scores)
 
     run()
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS, ids=EST_IDS)
+def test_too_few_rows_per_feature_warn_with_the_minimum(Est):
+    X = np.random.RandomState(0).randn(2, 3)
+    with pytest.warns(UserWarning, match=r"Only 2 training rows for 3 features.*at least 10 rows"):
+        make(Est, early_stopping=False).fit(X)
+    X = np.random.RandomState(0).randn(30, 20)
+    with pytest.warns(UserWarning, match=r"Only 30 training rows for 20 features.*at least 42 rows"):
+        make(Est).fit(X)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Only .* training rows")
+        make(Est).fit(np.random.RandomState(0).randn(42, 20))
