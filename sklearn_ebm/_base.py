@@ -60,8 +60,9 @@ def _torch_seed(random_state):
 class BaseEnergyModel(BaseEstimator):
     """Base class of the energy-based estimators; see :class:`EnergyBasedModel`.
 
-    It owns what is scikit-learn's: the parameters and their constraints,
-    validation at the public methods, and the fitted attributes. Training
+    It owns what is scikit-learn's: the parameters' constraints, validation
+    at the public methods, and the fitted attributes; each estimator
+    declares its parameters in its own ``__init__``. Training
     runs in :func:`~sklearn_ebm._training.run_training`, queries of the
     fitted energy in :mod:`sklearn_ebm._inference`, and pickling in
     :mod:`sklearn_ebm._persistence`; subclasses add the scikit-learn role
@@ -98,69 +99,6 @@ class BaseEnergyModel(BaseEstimator):
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
     }
-
-    def __init__(
-        self,
-        *,
-        hidden_sizes=(256, 128),
-        activation="silu",
-        dropout=0.0,
-        spectral_norm=False,
-        reg_alpha=0.01,
-        base="gaussian",
-        langevin_steps=10,
-        step_size="auto",
-        noise_scale=1.0,
-        clamp=None,
-        discrete_columns="auto",
-        sampler="mala",
-        replay_buffer_size=10000,
-        reinit_freq=0.05,
-        negative_fraction=1.0,
-        max_iter=100,
-        batch_size="auto",
-        learning_rate=3e-3,
-        weight_decay=0.1,
-        ema_decay=0.99,
-        early_stopping=True,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
-        device="auto",
-        random_state=None,
-        verbose=0,
-        warm_start=False,
-    ):
-        self.hidden_sizes = hidden_sizes
-        self.activation = activation
-        self.dropout = dropout
-        self.spectral_norm = spectral_norm
-        self.reg_alpha = reg_alpha
-        self.base = base
-        self.langevin_steps = langevin_steps
-        self.step_size = step_size
-        self.noise_scale = noise_scale
-        self.clamp = clamp
-        self.discrete_columns = discrete_columns
-        self.sampler = sampler
-        self.replay_buffer_size = replay_buffer_size
-        self.reinit_freq = reinit_freq
-        self.negative_fraction = negative_fraction
-        self.max_iter = max_iter
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.ema_decay = ema_decay
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-
-    # ------------------------------------------------------------------ checks
 
     # ------------------------------------------------------------------- fit
 
