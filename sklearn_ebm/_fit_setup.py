@@ -213,9 +213,10 @@ def training_state(estimator, X, device, *, continuing, early_stopping, discrete
         whitening = estimator.whitening_
     else:
         # Fitted to dequantized data: the noise widens each discrete column.
-        dequantized = X.copy()
+        dequantized = X
         if len(columns):
             noise = torch.rand((X.shape[0], len(columns)), dtype=torch.float64).numpy()
+            dequantized = X.copy()
             dequantized[:, columns] += (noise - 0.5) * steps
         whitening = fit_whitening(dequantized)
     data = torch.as_tensor(whitening.transform(X), dtype=torch.float32, device=device)
@@ -245,7 +246,6 @@ def training_state(estimator, X, device, *, continuing, early_stopping, discrete
         def base(rows, validation):
             validation = None if validation is None else validation.cpu().double().numpy()
             return fit_mixture(rows.cpu().double().numpy(), validation, random_state=seed)
-
     else:
         base = None
     return start_training(
