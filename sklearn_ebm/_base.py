@@ -86,6 +86,7 @@ class BaseEnergyModel(BaseEstimator):
         "reinit_freq": [Interval(Real, 0, 1, closed="both")],
         "negative_fraction": [Interval(Real, 0, 1, closed="right")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_samples": [Interval(Integral, 1, None, closed="left"), None],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -193,7 +194,9 @@ class BaseEnergyModel(BaseEstimator):
                 data_range=data_range,
                 seed=seed,
             )
-            schedule = training_schedule(self, 1 if partial else self.max_iter, len(state.data), early_stopping)
+            schedule = training_schedule(
+                self, 1 if partial else self.max_iter, len(state.data), early_stopping, full_epochs=partial
+            )
             result = run_training(state, schedule)
         # partial_fit runs one epoch whatever max_iter says.
         if result.still_improving and not partial:

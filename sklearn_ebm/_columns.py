@@ -19,6 +19,7 @@ _MAX_DISTINCT = 50
 # ... and each value recurs on average at least this often, so that a small
 # sample of a continuous column is not mistaken for a lattice.
 _MIN_ROWS_PER_VALUE = 4
+_PROBE_ROWS = 2048
 
 
 def find_discrete_columns(X):
@@ -32,7 +33,13 @@ def find_discrete_columns(X):
     """
     columns, values = [], []
     limit = min(_MAX_DISTINCT, X.shape[0] // _MIN_ROWS_PER_VALUE)
+    # A column with more than ``limit`` values among a few thousand evenly
+    # spaced rows has more among all of them: only the others are sorted in
+    # full, so that detection costs little on millions of rows.
+    probe = X[:: max(1, X.shape[0] // _PROBE_ROWS)]
     for j in range(X.shape[1]):
+        if len(np.unique(probe[:, j])) > limit:
+            continue
         distinct = np.unique(X[:, j])
         if 2 <= len(distinct) <= limit:
             columns.append(j)

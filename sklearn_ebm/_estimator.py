@@ -110,7 +110,17 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         worse (means over 3 seeds). A speed-for-density trade-off; see the
         user guide.
     max_iter : int, default=100
-        Maximum number of epochs (passes over the training data).
+        Maximum number of epochs. An epoch is a pass over ``max_samples``
+        training rows drawn afresh, or over all of them where there are
+        fewer (or ``max_samples=None``); the validation score is computed,
+        and early stopping decides, after each epoch.
+    max_samples : int or None, default=None
+        Training rows per epoch. On data up to this size an epoch is a full
+        pass, as scikit-learn's SGD and MLP estimators count; on larger data
+        it is a random subsample, as IsolationForest's ``max_samples``, so
+        that an epoch, and a fit of ``max_iter`` epochs, costs no more as
+        the data grows while early stopping still checks the model every
+        ``max_samples`` rows. None: every epoch is a full pass.
     batch_size : int or "auto", default="auto"
         Minibatch size, capped at the number of training rows. "auto" is
         ``min(256, max(16, n_train // 10))``: large data trains in batches of
@@ -238,6 +248,7 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         reinit_freq=0.05,
         negative_fraction=1.0,
         max_iter=100,
+        max_samples=None,
         batch_size="auto",
         learning_rate=3e-3,
         weight_decay=0.1,
@@ -267,6 +278,7 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         self.reinit_freq = reinit_freq
         self.negative_fraction = negative_fraction
         self.max_iter = max_iter
+        self.max_samples = max_samples
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay

@@ -297,8 +297,12 @@ def langevin_settings(estimator, whitening, device, step_size, data_range):
     )
 
 
-def training_schedule(estimator, max_epochs, n_train, early_stopping):
-    """The schedule of one fit on ``n_train`` training rows."""
+def training_schedule(estimator, max_epochs, n_train, early_stopping, *, full_epochs=False):
+    """The schedule of one fit on ``n_train`` training rows.
+
+    Epochs are passes over ``max_samples`` rows, or over all of them with
+    ``full_epochs`` (partial_fit: one pass over the chunk it was given).
+    """
     if estimator.batch_size == "auto":
         # Large data trains in batches of 256; small data still gets about
         # ten updates per epoch.
@@ -308,6 +312,7 @@ def training_schedule(estimator, max_epochs, n_train, early_stopping):
     return TrainingSchedule(
         max_epochs=max_epochs,
         batch_size=min(batch_size, n_train),
+        epoch_rows=None if full_epochs else estimator.max_samples,
         reg_alpha=estimator.reg_alpha,
         negative_fraction=estimator.negative_fraction,
         ema_decay=estimator.ema_decay,

@@ -49,7 +49,7 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         ``spectral_norm``, ``reg_alpha``, ``base``, ``langevin_steps``, ``step_size``,
         ``noise_scale``, ``clamp``, ``discrete_columns``, ``sampler``,
         ``replay_buffer_size``, ``reinit_freq``, ``negative_fraction``,
-        ``max_iter``, ``batch_size``, ``learning_rate``, ``weight_decay``,
+        ``max_iter``, ``max_samples``, ``batch_size``, ``learning_rate``, ``weight_decay``,
         ``ema_decay``, ``early_stopping``, ``validation_fraction``,
         ``n_iter_no_change``, ``tol``, ``device``, ``random_state``,
         ``verbose``, ``warm_start``.
@@ -106,6 +106,7 @@ base_, best_epoch_
         reinit_freq=0.05,
         negative_fraction=1.0,
         max_iter=100,
+        max_samples=None,
         batch_size="auto",
         learning_rate=3e-3,
         weight_decay=0.1,
@@ -137,6 +138,7 @@ base_, best_epoch_
         self.reinit_freq = reinit_freq
         self.negative_fraction = negative_fraction
         self.max_iter = max_iter
+        self.max_samples = max_samples
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay

@@ -31,6 +31,8 @@ _ADDED_PARAMETERS = {
     "negative_fraction": 1.0,
     "discrete_columns": None,
     "base": "gaussian",
+    # Those models passed over all the training rows every epoch.
+    "max_samples": None,
 }
 # Fitted attributes added since 0.1.0, as an older fitted state loads them.
 _ADDED_FITTED = {

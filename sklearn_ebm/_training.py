@@ -40,7 +40,9 @@ _SCORING_ROWS = 65536
 class TrainingSchedule:
     """How one fit trains.
 
-    ``max_epochs`` passes over the data in minibatches of ``batch_size``;
+    ``max_epochs`` epochs in minibatches of ``batch_size``, an epoch being a
+    pass over ``epoch_rows`` training rows drawn afresh (all of them when
+    None or more than there are);
     ``reg_alpha`` and ``negative_fraction`` as in :func:`train_epoch`;
     ``ema_decay`` of the weight average (0: none); with ``early_stopping``,
     stop once the validation score has not improved by ``tol`` for
@@ -54,6 +56,7 @@ class TrainingSchedule:
     max_epochs: int
     batch_size: int
     reg_alpha: float
+    epoch_rows: int = None
     negative_fraction: float = 1.0
     ema_decay: float = 0.0
     early_stopping: bool = False
@@ -122,8 +125,11 @@ def train_epoch(
     dequantization=None,
     averaged=None,
     generator=None,
+    max_rows=None,
 ):
-    """One pass over ``data`` in shuffled minibatches; returns :class:`EpochStats`.
+    """One pass over ``data`` (or ``max_rows`` of its rows) in shuffled minibatches.
+
+    Returns :class:`EpochStats`.
 
     Parameters
     ----------
@@ -151,10 +157,14 @@ def train_epoch(
     averaged : torch.optim.swa_utils.AveragedModel, optional
         Updated with ``model.network`` after every optimizer step.
     generator : torch.Generator, optional
+    max_rows : int, optional
+        Rows of ``data`` the pass draws without replacement (all when None):
+        the epoch's cost then stops growing with the data.
     """
     model.train()
     n_samples = data.shape[0]
-    order = torch.randperm(n_samples, generator=generator, device=data.device)
+    # A prefix of a permutation: the same draws as a full pass, cut short.
+    order = torch.randperm(n_samples, generator=generator, device=data.device)[:max_rows]
     total_loss = data.new_zeros(())
     total_gap = data.new_zeros(())
     n_batches = 0
@@ -247,6 +257,7 @@ def run_training(state, schedule):
                     negative_fraction=schedule.negative_fraction,
                     dequantization=state.dequantization,
                     averaged=averaged,
+                    max_rows=schedule.epoch_rows,
                 )
             except KeyboardInterrupt:
                 if not losses:
@@ -361,5 +372,6 @@ def _warmup_epochs(schedule, n_train):
     # The average starts at the initial weights: until it has seen about
     # 1 / (1 - ema_decay) optimizer steps its score says little, so those
     # epochs neither count as candidates nor use up n_iter_no_change.
-    steps_per_epoch = math.ceil(n_train / schedule.batch_size)
+    epoch_rows = n_train if schedule.epoch_rows is None else min(n_train, schedule.epoch_rows)
+    steps_per_epoch = math.ceil(epoch_rows / schedule.batch_size)
     return math.ceil(1.0 / (1.0 - schedule.ema_decay) / steps_per_epoch)

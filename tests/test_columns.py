@@ -31,6 +31,24 @@ def test_find_discrete_columns():
     assert len(find_discrete_columns(np.ones((100, 1)))[0]) == 0
 
 
+def test_find_discrete_columns_on_many_rows_checks_every_row():
+    # 50,000 rows: the detection first looks at a few thousand evenly spaced
+    # rows. Column 2 has 8 values there, and 60 further values on rows that
+    # sampling skips: it has more than 50 in all, so it is not discrete.
+    rng = np.random.default_rng(0)
+    n = 50_000
+    X = np.column_stack([rng.integers(0, 10, n), rng.normal(size=n), rng.integers(0, 8, n)]).astype(float)
+    rare = np.arange(1, 61) * (n // 61) + 1
+    X[rare, 2] = 0.5 + np.arange(60)
+    columns, values = find_discrete_columns(X)
+    np.testing.assert_array_equal(columns, [0])
+    np.testing.assert_array_equal(values[0], np.arange(10))
+    X[rare, 2] = 3.0
+    columns, values = find_discrete_columns(X)
+    np.testing.assert_array_equal(columns, [0, 2])
+    np.testing.assert_array_equal(values[1], np.arange(8))
+
+
 def test_snap_to_values_picks_the_nearest_value():
     values = [np.array([0.0, 1.0, 5.0])]
     X = np.array([[-3.0], [0.4], [0.6], [2.9], [3.1], [40.0]])

@@ -648,6 +648,8 @@ def test_single_row_with_early_stopping(make_model, X_small):
         {"clamp": (1.0, 0.0)},
         {"clamp": (0.0, 1.0, 2.0)},
         {"max_iter": 0},
+        {"max_samples": 0},
+        {"max_samples": 0.5},
         {"batch_size": 0},
         {"learning_rate": 0.0},
         {"reinit_freq": 1.5},
@@ -789,6 +791,39 @@ def test_negative_fraction_sets_the_chains_advanced_per_minibatch(make_model, X_
     drawn.clear()
     make_model(negative_fraction=0.14, batch_size=50, max_iter=1, early_stopping=False).fit(X_small)
     assert drawn == [7, 5]
+
+
+def test_max_samples_sets_the_rows_of_an_epoch(make_model, X_small, monkeypatch):
+    drawn = []
+    original = ReplayBuffer.draw
+
+    def recording(self, n_chains, generator=None):
+        drawn.append(n_chains)
+        return original(self, n_chains, generator)
+
+    monkeypatch.setattr(ReplayBuffer, "draw", recording)
+    # 80 rows, no validation split, minibatches of 16: an epoch of 40 rows
+    # is three minibatches (16, 16, 8), against five for a full pass.
+    params = dict(batch_size=16, max_iter=3, early_stopping=False)
+    model = make_model(max_samples=40, **params).fit(X_small)
+    assert drawn == [16, 16, 8] * 3
+    assert model.n_iter_ == 3 and len(model.loss_curve_) == 3
+    drawn.clear()
+    make_model(max_samples=None, **params).fit(X_small)
+    assert drawn == [16] * 15
+    # partial_fit passes over all of the chunk it is given.
+    drawn.clear()
+    make_model(max_samples=40, **params).partial_fit(X_small)
+    assert drawn == [16] * 5
+
+
+def test_max_samples_beyond_the_rows_is_a_full_pass(make_model, X_small):
+    params = dict(max_iter=3, early_stopping=True, random_state=0)
+    full = make_model(max_samples=None, **params).fit(X_small)
+    capped = make_model(max_samples=len(X_small), **params).fit(X_small)
+    np.testing.assert_array_equal(full.score_samples(X_small), capped.score_samples(X_small))
+    smaller = make_model(max_samples=len(X_small) // 3, **params).fit(X_small)
+    assert not np.allclose(full.score_samples(X_small), smaller.score_samples(X_small))
 
 
 def test_sample_uses_the_fitted_step_size(make_model):
