@@ -3,7 +3,7 @@
 from ._device import resolve_device
 from ._base import BaseEnergyModel
 from ._estimator import EnergyBasedModel
-from ._losses import contrastive_divergence_loss, denoising_score_matching_loss
+from ._losses import contrastive_divergence_loss, denoising_score_matching_loss, noise_contrastive_loss
 from ._network import (
     ACTIVATIONS,
     EnergyMLP,
@@ -41,6 +41,7 @@ __all__ = [
     "energy",
     "feature_contributions_from_pipeline",
     "langevin_sample",
+    "noise_contrastive_loss",
     "outlier_scorer",
     "resolve_device",
     "sample_from_pipeline",

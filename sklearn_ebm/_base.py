@@ -82,6 +82,7 @@ class BaseEnergyModel(BaseEstimator):
         "discrete_columns": [StrOptions({"auto"}), "array-like", None],
         "base": [StrOptions({"gaussian", "mixture"})],
         "sampler": [StrOptions({"mala", "langevin"})],
+        "objective": [StrOptions({"cd", "nce"})],
         "replay_buffer_size": [Interval(Integral, 0, None, closed="left")],
         "reinit_freq": [Interval(Real, 0, 1, closed="both")],
         "negative_fraction": [Interval(Real, 0, 1, closed="right")],

@@ -97,13 +97,27 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         however sharp the energy becomes; "langevin" takes every move
         (unadjusted, as the seed does), which is biased for large steps and
         lets long runs diverge.
+    objective : {"cd", "nce"}, default="cd"
+        What training minimizes. "cd": contrastive divergence, negatives
+        drawn by the Langevin sampler from persistent chains, as described
+        above. "nce": noise-contrastive estimation (Gutmann & Hyvarinen
+        2010) against the base: the network learns to tell the training rows
+        from exact draws of the base density, which makes ``-f`` the log
+        ratio of the data's density to the base's. It draws no Langevin
+        chain, so a training step costs a fraction of contrastive
+        divergence's; the sampler's parameters (``langevin_steps``,
+        ``step_size``, ``noise_scale``, ``sampler``, ``clamp``) then apply to
+        :meth:`sample` only, ``replay_buffer_size`` and ``reinit_freq`` to
+        nothing, and ``negative_fraction`` sets the base draws per
+        minibatch. It learns what the base lacks only where base draws
+        reach, so it suits a base close to the data (see the user guide).
     replay_buffer_size : int, default=10000
         Number of persistent chains; 0 starts every iteration's chains afresh.
     reinit_freq : float in [0, 1], default=0.05
         Probability that a chain drawn from the buffer restarts from noise.
     negative_fraction : float in (0, 1], default=1.0
-        Persistent chains advanced and used as negatives per minibatch, as a
-        fraction of its rows. The sampler is most of a fit's cost, so 0.5
+        Persistent chains advanced and used as negatives per minibatch (base
+        draws with ``objective="nce"``), as a fraction of its rows. The sampler is most of a fit's cost, so 0.5
         fits about 2.5x faster: on 10,000 x 32 rows, 5.6 s instead of 14.3 s
         on one thread, with the same mean outlier ROC-AUC on the benchmark
         sets (0.862 vs 0.863), but 2-D held-out likelihoods 0.02-0.13 nats
@@ -114,13 +128,16 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         training rows drawn afresh, or over all of them where there are
         fewer (or ``max_samples=None``); the validation score is computed,
         and early stopping decides, after each epoch.
-    max_samples : int or None, default=None
+    max_samples : int or None, default=2048
         Training rows per epoch. On data up to this size an epoch is a full
         pass, as scikit-learn's SGD and MLP estimators count; on larger data
-        it is a random subsample, as IsolationForest's ``max_samples``, so
-        that an epoch, and a fit of ``max_iter`` epochs, costs no more as
-        the data grows while early stopping still checks the model every
-        ``max_samples`` rows. None: every epoch is a full pass.
+        it is a random subsample, drawn afresh each epoch, as
+        IsolationForest's ``max_samples`` is per tree. An epoch, and a fit
+        of ``max_iter`` epochs, then costs no more as the data grows, and
+        early stopping checks the model every ``max_samples`` rows rather
+        than once per pass (on the six benchmark sets with more training
+        rows, outlier ROC-AUC within -0.001 to +0.013 of full passes, at
+        0.4 to 1x the time). None: every epoch is a full pass.
     batch_size : int or "auto", default="auto"
         Minibatch size, capped at the number of training rows. "auto" is
         ``min(256, max(16, n_train // 10))``: large data trains in batches of
@@ -244,11 +261,12 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         clamp=None,
         discrete_columns="auto",
         sampler="mala",
+        objective="cd",
         replay_buffer_size=10000,
         reinit_freq=0.05,
         negative_fraction=1.0,
         max_iter=100,
-        max_samples=None,
+        max_samples=2048,
         batch_size="auto",
         learning_rate=3e-3,
         weight_decay=0.1,
@@ -274,6 +292,7 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         self.clamp = clamp
         self.discrete_columns = discrete_columns
         self.sampler = sampler
+        self.objective = objective
         self.replay_buffer_size = replay_buffer_size
         self.reinit_freq = reinit_freq
         self.negative_fraction = negative_fraction

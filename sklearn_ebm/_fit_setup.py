@@ -313,6 +313,7 @@ def training_schedule(estimator, max_epochs, n_train, early_stopping, *, full_ep
         max_epochs=max_epochs,
         batch_size=min(batch_size, n_train),
         epoch_rows=None if full_epochs else estimator.max_samples,
+        objective=estimator.objective,
         reg_alpha=estimator.reg_alpha,
         negative_fraction=estimator.negative_fraction,
         ema_decay=estimator.ema_decay,

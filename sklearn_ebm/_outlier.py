@@ -47,7 +47,7 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         Every parameter of :class:`EnergyBasedModel`, with the same meaning
         and defaults: ``hidden_sizes``, ``activation``, ``dropout``,
         ``spectral_norm``, ``reg_alpha``, ``base``, ``langevin_steps``, ``step_size``,
-        ``noise_scale``, ``clamp``, ``discrete_columns``, ``sampler``,
+        ``noise_scale``, ``clamp``, ``discrete_columns``, ``sampler``, ``objective``,
         ``replay_buffer_size``, ``reinit_freq``, ``negative_fraction``,
         ``max_iter``, ``max_samples``, ``batch_size``, ``learning_rate``, ``weight_decay``,
         ``ema_decay``, ``early_stopping``, ``validation_fraction``,
@@ -102,11 +102,12 @@ base_, best_epoch_
         clamp=None,
         discrete_columns="auto",
         sampler="mala",
+        objective="cd",
         replay_buffer_size=10000,
         reinit_freq=0.05,
         negative_fraction=1.0,
         max_iter=100,
-        max_samples=None,
+        max_samples=2048,
         batch_size="auto",
         learning_rate=3e-3,
         weight_decay=0.1,
@@ -134,6 +135,7 @@ base_, best_epoch_
         self.clamp = clamp
         self.discrete_columns = discrete_columns
         self.sampler = sampler
+        self.objective = objective
         self.replay_buffer_size = replay_buffer_size
         self.reinit_freq = reinit_freq
         self.negative_fraction = negative_fraction

@@ -33,6 +33,7 @@ _ADDED_PARAMETERS = {
     "base": "gaussian",
     # Those models passed over all the training rows every epoch.
     "max_samples": None,
+    "objective": "cd",
 }
 # Fitted attributes added since 0.1.0, as an older fitted state loads them.
 _ADDED_FITTED = {

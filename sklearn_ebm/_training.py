@@ -17,7 +17,7 @@ from torch.nn.utils import parametrize
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ._contamination import score_threshold
-from ._losses import contrastive_divergence_loss, denoising_score_matching_loss
+from ._losses import contrastive_divergence_loss, denoising_score_matching_loss, noise_contrastive_loss
 from ._network import GaussianBaseEnergy
 from ._progress import EpochReporter
 from ._sampling import draw_negatives
@@ -43,7 +43,8 @@ class TrainingSchedule:
     ``max_epochs`` epochs in minibatches of ``batch_size``, an epoch being a
     pass over ``epoch_rows`` training rows drawn afresh (all of them when
     None or more than there are);
-    ``reg_alpha`` and ``negative_fraction`` as in :func:`train_epoch`;
+    ``reg_alpha``, ``negative_fraction`` and ``objective`` as in
+    :func:`train_epoch`;
     ``ema_decay`` of the weight average (0: none); with ``early_stopping``,
     stop once the validation score has not improved by ``tol`` for
     ``n_iter_no_change`` epochs and keep the best weights; ``verbose`` as the
@@ -57,6 +58,7 @@ class TrainingSchedule:
     batch_size: int
     reg_alpha: float
     epoch_rows: int = None
+    objective: str = "cd"
     negative_fraction: float = 1.0
     ema_decay: float = 0.0
     early_stopping: bool = False
@@ -126,6 +128,7 @@ def train_epoch(
     averaged=None,
     generator=None,
     max_rows=None,
+    objective="cd",
 ):
     """One pass over ``data`` (or ``max_rows`` of its rows) in shuffled minibatches.
 
@@ -160,6 +163,12 @@ def train_epoch(
     max_rows : int, optional
         Rows of ``data`` the pass draws without replacement (all when None):
         the epoch's cost then stops growing with the data.
+    objective : {"cd", "nce"}, default="cd"
+        "cd": contrastive divergence against negatives that continue the
+        persistent chains of ``buffer`` (:func:`contrastive_divergence_loss`).
+        "nce": noise-contrastive estimation against exact draws from the
+        model's base (:func:`noise_contrastive_loss`); no chain is advanced
+        and ``buffer`` and ``langevin`` go unused.
     """
     model.train()
     n_samples = data.shape[0]
@@ -177,13 +186,16 @@ def train_epoch(
             real = torch.addmm(real, noise.sub_(0.5), dequantization)
         # Rounded first: 0.07 * 100 is 7.000000000000001 in floating point.
         n_negatives = max(1, math.ceil(round(negative_fraction * real.shape[0], 9)))
-        chain_index, start = buffer.draw(n_negatives, generator)
-        negatives = draw_negatives(model, start, langevin, generator)
-        buffer.store(chain_index, negatives)
+        if objective == "nce":
+            negatives = _base_draws(model, n_negatives, real, generator)
+        else:
+            chain_index, start = buffer.draw(n_negatives, generator)
+            negatives = draw_negatives(model, start, langevin, generator)
+            buffer.store(chain_index, negatives)
 
         network_energy = model.network(torch.cat([real, negatives]))
         real_energy, neg_energy = network_energy.split(real.shape[0])
-        loss = contrastive_divergence_loss(real_energy, neg_energy, reg_alpha)
+        loss = _LOSSES[objective](real_energy, neg_energy, reg_alpha)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -196,6 +208,17 @@ def train_epoch(
             total_loss += loss.detach()
         n_batches += 1
     return EpochStats(float(total_loss) / n_batches, float(total_gap) / n_batches)
+
+
+_LOSSES = {"cd": contrastive_divergence_loss, "nce": noise_contrastive_loss}
+
+
+def _base_draws(model, n, like, generator):
+    """``n`` exact draws from ``model``'s base: N(0, I), or its mixture."""
+    base = getattr(model, "base", None)
+    if base is None:
+        return torch.randn((n, like.shape[1]), generator=generator, device=like.device, dtype=like.dtype)
+    return base.sample(n, generator=generator, device=like.device, dtype=like.dtype)
 
 
 def validation_score(model, data, noise):
@@ -258,6 +281,7 @@ def run_training(state, schedule):
                     dequantization=state.dequantization,
                     averaged=averaged,
                     max_rows=schedule.epoch_rows,
+                    objective=schedule.objective,
                 )
             except KeyboardInterrupt:
                 if not losses:

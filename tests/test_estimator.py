@@ -650,6 +650,7 @@ def test_single_row_with_early_stopping(make_model, X_small):
         {"max_iter": 0},
         {"max_samples": 0},
         {"max_samples": 0.5},
+        {"objective": "ml"},
         {"batch_size": 0},
         {"learning_rate": 0.0},
         {"reinit_freq": 1.5},
@@ -824,6 +825,46 @@ def test_max_samples_beyond_the_rows_is_a_full_pass(make_model, X_small):
     np.testing.assert_array_equal(full.score_samples(X_small), capped.score_samples(X_small))
     smaller = make_model(max_samples=len(X_small) // 3, **params).fit(X_small)
     assert not np.allclose(full.score_samples(X_small), smaller.score_samples(X_small))
+
+
+@pytest.mark.parametrize("base", ["gaussian", "mixture"])
+def test_nce_trains_against_base_draws_without_the_sampler(make_model, X_small, base, monkeypatch):
+    import sklearn_ebm._training as training_module
+
+    def no_sampler(*args, **kwargs):
+        raise AssertionError("objective='nce' must not run the Langevin sampler in training")
+
+    monkeypatch.setattr(training_module, "draw_negatives", no_sampler)
+    with pytest.raises(AssertionError, match="must not run"):
+        make_model(base=base, max_iter=1).fit(X_small)
+    losses = []
+    original = training_module.noise_contrastive_loss
+
+    def recording(real, noise, reg_alpha):
+        losses.append((len(real), len(noise)))
+        return original(real, noise, reg_alpha)
+
+    monkeypatch.setattr(training_module, "_LOSSES", {"nce": recording})
+    # 80 rows, no validation split, minibatches of 32, half as many base draws.
+    model = make_model(
+        objective="nce", base=base, batch_size=32, negative_fraction=0.5, max_iter=2, early_stopping=False
+    ).fit(X_small)
+    assert losses == [(32, 16), (32, 16), (16, 8)] * 2
+    chains = model._replay_buffer.chains
+    assert torch.equal(chains, make_model(objective="nce", base=base, max_iter=1).fit(X_small)._replay_buffer.chains)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_nce_learns_where_the_data_is(seed):
+    # The same margin as contrastive divergence's (test_moons_score_higher_than_the_gap).
+    X, _ = make_moons(n_samples=400, noise=0.05, random_state=seed)
+    model = EnergyBasedModel(
+        objective="nce", hidden_sizes=(64, 64), max_iter=80, batch_size=64, early_stopping=False, random_state=seed
+    ).fit(X)
+    on_moons, gap = _moons_and_gap()
+    on, off = model.score_samples(on_moons), model.score_samples(gap)
+    assert on.mean() > off.mean() + 0.5
+    assert np.median(on) > np.quantile(off, 0.75)
 
 
 def test_sample_uses_the_fitted_step_size(make_model):

@@ -1,11 +1,12 @@
 """contrastive_divergence_loss and denoising_score_matching_loss."""
 
 import inspect
+import math
 
 import pytest
 import torch
 
-from sklearn_ebm import contrastive_divergence_loss, denoising_score_matching_loss
+from sklearn_ebm import contrastive_divergence_loss, denoising_score_matching_loss, noise_contrastive_loss
 
 
 def hand_cd_loss(real, neg, alpha):
@@ -79,3 +80,37 @@ def test_denoising_score_matching_loss_hand_computation():
     expected = (((c * (x + noise) - noise / sigma2) ** 2).sum(1).mean() * sigma2).item()
     loss = denoising_score_matching_loss(energy_and_grad, x, noise)
     assert loss.item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_noise_contrastive_loss_hand_computation():
+    real = torch.tensor([[0.5], [-1.0], [2.0]])
+    noise = torch.tensor([[1.5], [-0.5]])
+    alpha = 0.1
+    softplus = lambda v: math.log1p(math.exp(v))  # noqa: E731
+    expected = (
+        (softplus(0.5) + softplus(-1.0) + softplus(2.0)) / 3
+        + (softplus(-1.5) + softplus(0.5)) / 2
+        + alpha * ((0.25 + 1.0 + 4.0) / 3 + (2.25 + 0.25) / 2)
+    )
+    assert noise_contrastive_loss(real, noise, alpha).item() == pytest.approx(expected, rel=1e-6)
+    assert noise_contrastive_loss(real.view(-1), noise.view(-1), alpha).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_noise_contrastive_loss_is_minimized_at_the_log_density_ratio():
+    # Data N(1, 1) against base N(0, 1): log(p_data / p_base) = x - 1/2, so the
+    # loss over f(x) = a * x + b is minimized near a = -1, b = 1/2.
+    generator = torch.Generator().manual_seed(0)
+    real = torch.randn(20000, generator=generator) + 1.0
+    noise = torch.randn(20000, generator=generator)
+    params = torch.zeros(2, requires_grad=True)
+    optimizer = torch.optim.LBFGS([params], max_iter=200)
+
+    def closure():
+        optimizer.zero_grad()
+        loss = noise_contrastive_loss(params[0] * real + params[1], params[0] * noise + params[1], 0.0)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    assert params[0].item() == pytest.approx(-1.0, abs=0.05)
+    assert params[1].item() == pytest.approx(0.5, abs=0.05)

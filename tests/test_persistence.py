@@ -58,8 +58,14 @@ def test_unfitted_pickle_roundtrip():
 
 @pytest.mark.parametrize(
     "params",
-    [{"dropout": 0.3}, {"spectral_norm": True}, {"early_stopping": True}, {"clamp": (-5.0, 8.0)}],
-    ids=["dropout", "spectral_norm", "early_stopping", "clamp"],
+    [
+        {"dropout": 0.3},
+        {"spectral_norm": True},
+        {"early_stopping": True},
+        {"clamp": (-5.0, 8.0)},
+        {"objective": "nce", "max_samples": 40},
+    ],
+    ids=["dropout", "spectral_norm", "early_stopping", "clamp", "nce"],
 )
 def test_pickle_roundtrip_variants(make_model, X_small, params):
     model = make_model(**params).fit(X_small)
@@ -253,10 +259,13 @@ def test_state_of_0_1_0_loads(fitted_model, X_small):
     from sklearn_ebm import ReplayBuffer
     from sklearn_ebm._whitening import Whitening
 
+    # 0.1.0 passed over all rows every epoch, as max_samples=None does (on
+    # 80 rows the default trains the same).
+    fitted_model.set_params(max_samples=None)
     state = fitted_model.__getstate__()
     del state["_sklearn_ebm_version"]
     # Parameters added since 0.1.0.
-    del state["weight_decay"], state["negative_fraction"]
+    del state["weight_decay"], state["negative_fraction"], state["max_samples"], state["objective"]
 
     def tensors(obj):
         if isinstance(obj, np.ndarray):
@@ -286,6 +295,9 @@ def test_state_of_0_1_0_loads(fitted_model, X_small):
     # not have, at its default.
     assert old.get_params()["weight_decay"] == EnergyBasedModel().weight_decay > 0
     assert old.get_params()["negative_fraction"] == 1.0
+    # Every epoch a full pass, by contrastive divergence, as 0.1.0 trained.
+    assert old.get_params()["max_samples"] is None
+    assert old.get_params()["objective"] == "cd"
     for group in old._optimizer_state["param_groups"]:
         assert group["weight_decay"] == old.weight_decay
         assert group["decoupled_weight_decay"]
