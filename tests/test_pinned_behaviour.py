@@ -45,7 +45,14 @@ def pinned_values():
     torch.set_num_threads(1)
     try:
         density = EnergyBasedModel(
-            hidden_sizes=(32, 32), max_iter=15, ema_decay=0.9, n_iter_no_change=2, random_state=0
+            hidden_sizes=(32, 32),
+            max_iter=15,
+            ema_decay=0.9,
+            n_iter_no_change=2,
+            # The defaults when the values were recorded: the pin is of the
+            # training code, not of later defaults.
+            learning_rate=3e-3,
+            random_state=0,
         ).fit(X)
         _record("density", density, X, out)
         density.set_params(warm_start=True, max_iter=3).fit(X[::2])
@@ -61,6 +68,7 @@ def pinned_values():
             contamination=0.1,
             # Recorded before robust training existed: it pins the structure.
             robust_training=False,
+            learning_rate=3e-3,
             random_state=3,
         ).fit(X)
         _record("detector", detector, X, out)
