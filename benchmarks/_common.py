@@ -146,7 +146,7 @@ def add_common_arguments(parser):
     """``--param``, ``--json`` and ``--threads``, shared by the scripts."""
     parser.add_argument(
         "--param", action="append", default=[], metavar="KEY=VALUE",
-        help="EnergyBasedModel override, repeatable; values are Python literals or strings",
+        help="override of the EBM's parameters, repeatable; values are Python literals or strings",
     )
     parser.add_argument("--json", metavar="PATH", help="write all raw figures to this JSON file")
     parser.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (default 1)")

@@ -3,7 +3,7 @@
 Follows the outlier protocol of ``shared/BENCHMARK.md``: for each dataset and seed, a stratified
 70/30 split (each side capped at 10,000 rows), float64, columns constant on train dropped; every
 detector is fit inside ``Pipeline([StandardScaler(), detector])`` on X_train alone and scores
-X_test by ``-score_samples``. The EnergyBasedModel is compared with IsolationForest, LOF
+X_test by ``-score_samples``. The EBMOutlierDetector is compared with IsolationForest, LOF
 (novelty), OneClassSVM, KernelDensity (Scott bandwidth), a BIC-selected GaussianMixture, MCD
 (``EllipticEnvelope``, skipped above 200 features), KNN (distance to the 5th nearest training
 row) and, where PyOD is installed (``pip install sklearn-ebm[benchmarks]``), ECOD, all in the
@@ -57,10 +57,15 @@ TOLERANCE = 0.01
 
 
 def make_ebm(seed, params):
-    """EnergyBasedModel with its defaults and the ``--param`` overrides."""
-    from sklearn_ebm import EnergyBasedModel
+    """EBMOutlierDetector with its defaults and the ``--param`` overrides.
 
-    return EnergyBasedModel(random_state=seed, **params)
+    The detector trains as EnergyBasedModel does, on its own default budget
+    (``max_iter=30``, ``learning_rate=1e-2``); its ``score_samples`` is the
+    model's ``-E(x)``.
+    """
+    from sklearn_ebm import EBMOutlierDetector
+
+    return EBMOutlierDetector(random_state=seed, **params)
 
 
 class PyODScores(BaseEstimator):

@@ -16,7 +16,8 @@ __all__ = ["EBMOutlierDetector"]
 class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
     """Outlier detection with an energy-based model.
 
-    The same model and training as :class:`EnergyBasedModel`, with the
+    The same model and training as :class:`EnergyBasedModel` (with a
+    smaller default training budget: ranking needs fewer steps), with the
     scikit-learn outlier detector contract of :class:`~sklearn.ensemble.IsolationForest`
     and :class:`~sklearn.neighbors.LocalOutlierFactor` (``novelty=True``):
     ``score_samples`` is ``-E(x)`` (lower = more abnormal),
@@ -43,13 +44,24 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         ROC-AUC on WBC (0.970 to 0.984) and satellite (0.725 to 0.733) but
         lowered it on glass (0.833 to 0.767) and Pima (0.661 to 0.635),
         where "auto" also trims the inliers' tail; see the user guide.
+    max_iter : int, default=30
+        Maximum number of epochs, as in :class:`EnergyBasedModel` (default
+        100 there). Ranking outliers needs fewer optimizer steps than a
+        density: on the outlier benchmark (16 dev sets, 3 seeds), 30
+        epochs at ``learning_rate=1e-2`` rank as well as 100 at ``3e-3``
+        (mean ROC-AUC 0.868 against 0.869, average precision 0.514
+        against 0.486) in half the time, so most fits use all 30 epochs and
+        warn (ConvergenceWarning) that the held-out score still improves.
+        Raise ``max_iter`` where the log-likelihood (``score``) matters.
+    learning_rate : float, default=1e-2
+        The learning rate of AdamW (default 3e-3 in :class:`EnergyBasedModel`).
     **other parameters
-        Every parameter of :class:`EnergyBasedModel`, with the same meaning
-        and defaults: ``hidden_sizes``, ``activation``, ``dropout``,
+        Every other parameter of :class:`EnergyBasedModel`, with the same
+        meaning and defaults: ``hidden_sizes``, ``activation``, ``dropout``,
         ``spectral_norm``, ``reg_alpha``, ``base``, ``langevin_steps``, ``step_size``,
         ``noise_scale``, ``clamp``, ``discrete_columns``, ``sampler``, ``objective``,
         ``replay_buffer_size``, ``reinit_freq``, ``negative_fraction``,
-        ``max_iter``, ``max_samples``, ``batch_size``, ``learning_rate``, ``weight_decay``,
+        ``max_samples``, ``batch_size``, ``weight_decay``,
         ``ema_decay``, ``early_stopping``, ``validation_fraction``,
         ``n_iter_no_change``, ``tol``, ``device``, ``random_state``,
         ``verbose``, ``warm_start``.
