@@ -24,7 +24,7 @@ def test_has_every_parameter_of_the_density_model_plus_its_own():
     assert detector["contamination"] == "auto"
     # Ranking needs fewer optimizer steps than a density: the detector's
     # budget is its own, every other default is the density model's.
-    budget = {"max_iter": (30, 100), "learning_rate": (1e-2, 3e-3)}
+    budget = {"max_iter": (30, 100), "learning_rate": (1e-2, 3e-3), "max_samples": (2048, 10000)}
     for name in density:
         if name in budget:
             assert (detector[name], EnergyBasedModel().get_params()[name]) == budget[name]
