@@ -60,8 +60,8 @@ def make_ebm(seed, params):
     """EBMOutlierDetector with its defaults and the ``--param`` overrides.
 
     The detector trains as EnergyBasedModel does, on its own default budget
-    (``max_iter=30``, ``learning_rate=1e-2``); its ``score_samples`` is the
-    model's ``-E(x)``.
+    (``max_iter=30``, ``learning_rate=1e-2``, ``max_samples=2048``); its
+    ``score_samples`` is the model's ``-E(x)``.
     """
     from sklearn_ebm import EBMOutlierDetector
 
