@@ -74,6 +74,7 @@ class BaseEnergyModel(BaseEstimator):
         "activation": [StrOptions(set(ACTIVATIONS))],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "spectral_norm": ["boolean"],
+        "max_network_inputs": [Interval(Integral, 1, None, closed="left"), None],
         "reg_alpha": [Interval(Real, 0, None, closed="left")],
         "langevin_steps": [Interval(Integral, 1, None, closed="left")],
         "step_size": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
@@ -242,7 +243,7 @@ class BaseEnergyModel(BaseEstimator):
     # ------------------------------------------------------------- inference
 
     def _model(self):
-        return with_base(GaussianBaseEnergy(self.network_), self.base_).eval()
+        return with_base(GaussianBaseEnergy(self.network_, getattr(self.network_, "input_size", None)), self.base_).eval()
 
     def score_samples(self, X):
         """Log density of each row, up to the model's constant ``-log Z``: ``-E(x)``.

@@ -20,7 +20,8 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
     How the estimator makes this work on tabular data without tuning:
 
     - **Whitening.** Inputs are standardized and decorrelated internally
-      (Ledoit-Wolf covariance), so raw and scaled data give the same model.
+      (Ledoit-Wolf covariance, from at most 100,000 evenly spaced rows), so
+      raw and scaled data give the same model.
       Scores, samples and clamp bounds stay in the user's units.
     - **Gaussian base.** The energy is ``f(z) + ||z||**2 / 2`` in whitened
       coordinates ``z``, with ``f`` the MLP (whose output layer starts at
@@ -51,6 +52,14 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         Dropout after each hidden activation, during training only.
     spectral_norm : bool, default=False
         Spectrally normalize every Linear layer.
+    max_network_inputs : int or None, default=256
+        The most whitened coordinates the network reads. On wider data it
+        reads those of the ``max_network_inputs`` largest principal
+        components, and the Gaussian base alone models the other directions:
+        the first layer's product, most of a step's cost on wide data, then
+        stops growing with the number of features (a fit on 10,000 rows of
+        1,500 features takes about as long as one of 256). None: the network
+        reads every feature.
     reg_alpha : float, default=0.01
         Strength of the L2 penalty on the network's energies.
     base : {"gaussian", "mixture"}, default="gaussian"
@@ -263,6 +272,7 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         activation="silu",
         dropout=0.0,
         spectral_norm=False,
+        max_network_inputs=256,
         reg_alpha=0.01,
         base="gaussian",
         langevin_steps=10,
@@ -294,6 +304,7 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         self.activation = activation
         self.dropout = dropout
         self.spectral_norm = spectral_norm
+        self.max_network_inputs = max_network_inputs
         self.reg_alpha = reg_alpha
         self.base = base
         self.langevin_steps = langevin_steps

@@ -8,6 +8,7 @@ are processed in bounded batches, so memory does not grow with the rows.
 import numpy as np
 import torch
 
+from ._network import network_view
 from ._sampling import draw_negatives
 
 __all__ = ["energies", "integrated_gradients", "draw_samples"]
@@ -33,7 +34,9 @@ def energies(network, whitening, X, device, base=None):
         for start in range(0, X.shape[0], INFERENCE_BATCH):
             z = whitening.transform(np.asarray(X[start : start + INFERENCE_BATCH], dtype=np.float64))
             z_network = torch.as_tensor(
-                np.clip(z, -_NETWORK_INPUT_LIMIT, _NETWORK_INPUT_LIMIT), dtype=torch.float32, device=device
+                np.clip(network_view(z, getattr(network, "input_size", None)), -_NETWORK_INPUT_LIMIT, _NETWORK_INPUT_LIMIT),
+                dtype=torch.float32,
+                device=device,
             )
             if base is None:
                 base_energies = 0.5 * np.einsum("ij,ij->i", z, z)

@@ -67,11 +67,16 @@ class _MLPKernel:
         Coefficient of the quadratic base energy (1 for :class:`GaussianBaseEnergy`).
     scale : float, default=1.0
         Multiplies energies and gradients.
+    inputs : int or None, default=None
+        The network reads the last ``inputs`` coordinates of ``x`` (all when
+        None); the others move under the base energy alone.
     """
 
-    def __init__(self, weights, activation, like, *, base=0.0, scale=1.0):
+    def __init__(self, weights, activation, like, *, base=0.0, scale=1.0, inputs=None):
         hidden, (out_weight, out_bias) = weights[:-1], weights[-1]
         batch, dim = like.shape
+        # Columns of x before those the network reads: a view, no copy.
+        self._unread = dim - inputs if inputs is not None and inputs < dim else 0
         widths = [weight.shape[0] for weight, _ in hidden]
         self.base, self.scale = float(base), float(scale)
         self._act = _ACTIVATIONS_INPLACE[activation]
@@ -104,7 +109,7 @@ class _MLPKernel:
         self._back_layers = list(zip(self._backward, self._derivatives[-2::-1], self._pre[-2::-1]))
 
     def _forward_pass(self, x):
-        h, act = x, self._act
+        h, act = x[:, self._unread :] if self._unread else x, self._act
         for (weight_t, bias), pre, derivative in self._layers:
             torch.addmm(bias, h, weight_t, out=pre)
             h, _ = act(pre, derivative)
@@ -131,9 +136,16 @@ class _MLPKernel:
                 torch.mul(x, x, out=self._square)
             torch.addmv(self._energy_bias, self._energy_inputs, self._energy_weight, out=energies)
         beta = 1.0 + alpha * self.scale * self.base
-        if out is x:
-            return x.addmm_(self._hidden_grad(), self._backward[-1], beta=beta, alpha=alpha)
-        return torch.addmm(x, self._hidden_grad(), self._backward[-1], beta=beta, alpha=alpha, out=out)
+        in_place, unread, target = out is x, self._unread, out
+        if unread:
+            # The base's share of the move, where the network reads nothing.
+            torch.mul(x[:, :unread], beta, out=out[:, :unread])
+            x, target = x[:, unread:], out[:, unread:]
+        if in_place:
+            x.addmm_(self._hidden_grad(), self._backward[-1], beta=beta, alpha=alpha)
+        else:
+            torch.addmm(x, self._hidden_grad(), self._backward[-1], beta=beta, alpha=alpha, out=target)
+        return out
 
 
 class _TiltKernel:

@@ -23,6 +23,7 @@ __all__ = [
     "MixtureBaseEnergy",
     "build_energy_network",
     "build_energy_head",
+    "network_view",
 ]
 
 
@@ -140,7 +141,13 @@ class GaussianBaseEnergy(nn.Module):
     Parameters
     ----------
     network : torch.nn.Module
-        Maps ``(batch, d)`` to ``(batch, 1)``.
+        Maps ``(batch, d)`` to ``(batch, 1)``, or ``(batch, network_inputs)``
+        to ``(batch, 1)``.
+    network_inputs : int or None, default=None
+        The network reads the last ``network_inputs`` coordinates of ``x``
+        (all of them when None or at least ``d``); the others follow the
+        base alone. The estimators order whitened coordinates by increasing
+        variance, so these are the leading principal directions.
 
     Examples
     --------
@@ -149,23 +156,31 @@ class GaussianBaseEnergy(nn.Module):
     >>> model = GaussianBaseEnergy(EnergyMLP(2, hidden_sizes=(8,)))
     >>> model(torch.zeros(5, 2)).shape
     torch.Size([5, 1])
+    >>> wide = GaussianBaseEnergy(EnergyMLP(2, hidden_sizes=(8,)), network_inputs=2)
+    >>> wide(torch.zeros(5, 10)).shape
+    torch.Size([5, 1])
     """
 
-    def __init__(self, network):
+    def __init__(self, network, network_inputs=None):
         super().__init__()
         self.network = network
+        self.network_inputs = network_inputs
 
     def base_energy(self, x):
         """The base's energy ``||x||^2 / 2``, shape ``(batch,)``."""
         return 0.5 * x.square().sum(dim=1)
 
+    def network_energy(self, x):
+        """The network's share of the energy, shape ``(batch, 1)``."""
+        return self.network(network_view(x, self.network_inputs))
+
     def forward(self, x):
         """Energies of ``x``, shape ``(batch, 1)``."""
-        return self.network(x) + 0.5 * x.square().sum(dim=1, keepdim=True)
+        return self.network_energy(x) + 0.5 * x.square().sum(dim=1, keepdim=True)
 
     def energy_and_grad(self, x):
         """Energies and input gradients; see :meth:`EnergyMLP.energy_and_grad`."""
-        energies, grad = energy_and_grad_of(self.network)(x)
+        energies, grad = _network_energy_and_grad(self.network, x, self.network_inputs)
         return energies + 0.5 * x.square().sum(dim=1, keepdim=True), grad + x
 
 
@@ -180,28 +195,54 @@ class MixtureBaseEnergy(nn.Module):
     Parameters
     ----------
     network : torch.nn.Module
-        Maps ``(batch, d)`` to ``(batch, 1)``.
+        Maps ``(batch, d)`` to ``(batch, 1)``, or ``(batch, network_inputs)``
+        to ``(batch, 1)``.
     base : MixtureBase
+    network_inputs : int or None, default=None
+        As in :class:`GaussianBaseEnergy`.
     """
 
-    def __init__(self, network, base):
+    def __init__(self, network, base, network_inputs=None):
         super().__init__()
         self.network = network
         self.base = base
+        self.network_inputs = network_inputs
 
     def base_energy(self, x):
         """The base's energy ``-log p(x)``, shape ``(batch,)``."""
         return self.base.energy(x)
 
+    def network_energy(self, x):
+        """The network's share of the energy, shape ``(batch, 1)``."""
+        return self.network(network_view(x, self.network_inputs))
+
     def forward(self, x):
         """Energies of ``x``, shape ``(batch, 1)``."""
-        return self.network(x) + self.base.energy(x)[:, None]
+        return self.network_energy(x) + self.base.energy(x)[:, None]
 
     def energy_and_grad(self, x):
         """Energies and input gradients; see :meth:`EnergyMLP.energy_and_grad`."""
-        energies, grad = energy_and_grad_of(self.network)(x)
+        energies, grad = _network_energy_and_grad(self.network, x, self.network_inputs)
         base_energies, base_grad = self.base.energy_and_grad(x)
         return energies + base_energies[:, None], grad + base_grad
+
+
+def network_view(x, network_inputs):
+    """The last ``network_inputs`` columns of ``x`` (a view), or ``x``."""
+    if network_inputs is None or network_inputs >= x.shape[-1]:
+        return x
+    return x[..., x.shape[-1] - network_inputs :]
+
+
+def _network_energy_and_grad(network, x, network_inputs):
+    """The network's energies and its gradient with respect to all of ``x``."""
+    view = network_view(x, network_inputs)
+    energies, grad = energy_and_grad_of(network)(view)
+    if view is x:
+        return energies, grad
+    full = torch.zeros_like(x)
+    full[..., x.shape[-1] - view.shape[-1] :] = grad
+    return energies, full
 
 
 def energy_and_grad_of(energy_fn):

@@ -7,7 +7,7 @@ from sklearn.base import OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseEnergyModel
-from ._contamination import score_threshold
+from ._contamination import THRESHOLD_ROWS, score_threshold
 
 __all__ = ["EBMOutlierDetector"]
 
@@ -32,7 +32,8 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         ``offset_`` to that quantile of the training scores. "auto" needs no
         such guess: a row is an outlier when its score lies more than 3
         robust standard deviations (1.4826 times the median absolute
-        deviation) below the median training score.
+        deviation) below the median training score. Beyond 100,000 training
+        rows, the scores are those of 100,000 evenly spaced ones.
     robust_training : bool, default=False
         Training data holds outliers, and a model fitted to them scores them
         as normal. With ``robust_training``, each epoch leaves the training
@@ -44,6 +45,12 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         ROC-AUC on WBC (0.970 to 0.984) and satellite (0.725 to 0.733) but
         lowered it on glass (0.833 to 0.767) and Pima (0.661 to 0.635),
         where "auto" also trims the inliers' tail; see the user guide.
+    hidden_sizes : tuple of int, default=(128, 64)
+        Widths of the MLP's hidden layers ((256, 128) in
+        :class:`EnergyBasedModel`). On the outlier benchmark, the narrower
+        network ranks as well (mean ROC-AUC 0.861 against 0.863 on the
+        tuning half of the dev sets, 0.882 against 0.873 on the other half)
+        at half the cost of a fit.
     max_iter : int, default=30
         Maximum number of epochs, as in :class:`EnergyBasedModel` (default
         100 there). Ranking outliers needs fewer optimizer steps than a
@@ -62,8 +69,8 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         The learning rate of AdamW (default 3e-3 in :class:`EnergyBasedModel`).
     **other parameters
         Every other parameter of :class:`EnergyBasedModel`, with the same
-        meaning and defaults: ``hidden_sizes``, ``activation``, ``dropout``,
-        ``spectral_norm``, ``reg_alpha``, ``base``, ``langevin_steps``, ``step_size``,
+        meaning and defaults: ``activation``, ``dropout``,
+        ``spectral_norm``, ``max_network_inputs``, ``reg_alpha``, ``base``, ``langevin_steps``, ``step_size``,
         ``noise_scale``, ``clamp``, ``discrete_columns``, ``sampler``, ``objective``,
         ``replay_buffer_size``, ``reinit_freq``, ``negative_fraction``,
         ``batch_size``, ``weight_decay``,
@@ -107,10 +114,11 @@ base_, best_epoch_
     def __init__(
         self,
         *,
-        hidden_sizes=(256, 128),
+        hidden_sizes=(128, 64),
         activation="silu",
         dropout=0.0,
         spectral_norm=False,
+        max_network_inputs=256,
         reg_alpha=0.01,
         base="gaussian",
         langevin_steps=10,
@@ -144,6 +152,7 @@ base_, best_epoch_
         self.activation = activation
         self.dropout = dropout
         self.spectral_norm = spectral_norm
+        self.max_network_inputs = max_network_inputs
         self.reg_alpha = reg_alpha
         self.base = base
         self.langevin_steps = langevin_steps
@@ -219,7 +228,8 @@ base_, best_epoch_
         return self.contamination if self.robust_training else None
 
     def _set_offset(self, X):
-        self.offset_ = score_threshold(np.negative(self._energy(X)), self.contamination)
+        rows = X[:: -(-X.shape[0] // THRESHOLD_ROWS)]
+        self.offset_ = score_threshold(np.negative(self._energy(rows)), self.contamination)
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers, positive for inliers.

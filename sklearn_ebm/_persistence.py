@@ -34,6 +34,8 @@ _ADDED_PARAMETERS = {
     # Those models passed over all the training rows every epoch.
     "max_samples": None,
     "objective": "cd",
+    # Those networks read every feature.
+    "max_network_inputs": None,
 }
 # Fitted attributes added since 0.1.0, as an older fitted state loads them.
 _ADDED_FITTED = {

@@ -73,6 +73,7 @@ def _mlp_kernel(energy_and_grad, x, scale=1.0):
     func = getattr(energy_and_grad, "__func__", None)
     owner = getattr(energy_and_grad, "__self__", None)
     mixture = None
+    inputs = getattr(owner, "network_inputs", None)
     if func is GaussianBaseEnergy.energy_and_grad:
         network, base = owner.network, 1.0
     elif func is MixtureBaseEnergy.energy_and_grad:
@@ -94,7 +95,7 @@ def _mlp_kernel(energy_and_grad, x, scale=1.0):
     weights = network.weights()
     if any(t.dtype != x.dtype or t.device != x.device for pair in weights for t in pair):
         return None
-    kernel = _MLPKernel(weights, network.activation, x, base=base, scale=scale)
+    kernel = _MLPKernel(weights, network.activation, x, base=base, scale=scale, inputs=inputs)
     return kernel if mixture is None else _TiltKernel(kernel, mixture, scale)
 
 
@@ -395,15 +396,31 @@ def draw_negatives(model, start, langevin, generator=None):
 
     The model is put in eval mode (no dropout) and spectrally normalized
     weights are computed once for all the steps.
+
+    A :class:`GaussianBaseEnergy` whose network reads only the last
+    ``network_inputs`` coordinates factorizes: the others are exactly
+    ``N(0, noise_scale**2 I)`` (the tempered base) and independent of the
+    rest. With MALA and no projection they are drawn so, an exact Gibbs
+    step, and the chains run where the network reads: on 1,500 features
+    with a network reading 256, a step costs what 256 features cost, and
+    the acceptance test is not diluted by the directions the network cannot
+    change.
     """
     was_training = model.training
     model.eval()
     chain = mala_chain if langevin.metropolis else langevin_chain
+    unread = _unread_columns(model, start) if langevin.metropolis and langevin.project is None else 0
+    chains, energy = start, model
+    if unread:
+        # Drawn contiguous: normal_ on a column slice is several times slower.
+        draws = start.new_empty((start.shape[0], unread)).normal_(generator=generator)
+        start[:, :unread] = draws.mul_(langevin.noise_scale)
+        chains, energy = start[:, unread:].contiguous(), GaussianBaseEnergy(model.network)
     try:
         with torch.no_grad(), parametrize.cached():
             out = chain(
-                model.energy_and_grad,
-                start,
+                energy.energy_and_grad,
+                chains,
                 steps=langevin.steps,
                 step_size=langevin.step_size,
                 noise_scale=langevin.noise_scale,
@@ -412,4 +429,15 @@ def draw_negatives(model, start, langevin, generator=None):
             )
     finally:
         model.train(was_training)
+    if unread:
+        start[:, unread:] = chains
+        return start
     return out[0] if langevin.metropolis else out
+
+
+def _unread_columns(model, x):
+    """How many leading columns of ``x`` a :class:`GaussianBaseEnergy`'s network does not read."""
+    inputs = getattr(model, "network_inputs", None)
+    if type(model) is not GaussianBaseEnergy or inputs is None or inputs >= x.shape[1]:
+        return 0
+    return x.shape[1] - inputs

@@ -193,7 +193,7 @@ def train_epoch(
             negatives = draw_negatives(model, start, langevin, generator)
             buffer.store(chain_index, negatives)
 
-        network_energy = model.network(torch.cat([real, negatives]))
+        network_energy = model.network_energy(torch.cat([real, negatives]))
         real_energy, neg_energy = network_energy.split(real.shape[0])
         loss = _LOSSES[objective](real_energy, neg_energy, reg_alpha)
         optimizer.zero_grad(set_to_none=True)
@@ -251,7 +251,7 @@ def run_training(state, schedule):
     """
     model, data = state.model, state.data
     averaged = _weight_average(model.network, schedule.ema_decay, state.averaged_from)
-    scored = GaussianBaseEnergy(averaged.module if averaged is not None else model.network)
+    scored = GaussianBaseEnergy(averaged.module if averaged is not None else model.network, model.network_inputs)
     warmup_epochs = _warmup_epochs(schedule, len(data)) if averaged is not None else 0
     losses, gaps, scores = [], [], []
     best_score, best_weights, since_best, best_epoch = -math.inf, None, 0, None
@@ -352,8 +352,8 @@ def loglik_validation_score(model, data, base_draws):
     model.eval()
     try:
         with torch.no_grad(), parametrize.cached():
-            f_data = model.network(data)[:, 0].double()
-            f_base = model.network(base_draws)[:, 0].double()
+            f_data = model.network_energy(data)[:, 0].double()
+            f_base = model.network_energy(base_draws)[:, 0].double()
             log_z = torch.logsumexp(-f_base, 0) - math.log(len(f_base))
             return float((-f_data - model.base_energy(data).double()).mean() - log_z)
     finally:

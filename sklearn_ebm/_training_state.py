@@ -141,14 +141,14 @@ def continued_model(network, training_weights, device):
 
     A copy, so that a continued fit that fails leaves the fitted model intact.
     """
-    model = GaussianBaseEnergy(copy.deepcopy(network)).to(device)
+    model = GaussianBaseEnergy(copy.deepcopy(network), network_inputs=network.input_size).to(device)
     model.network.load_state_dict(training_weights)
     return model
 
 
 def with_base(model, base):
     """``model``'s network over ``base`` (a :class:`MixtureBase`), or ``model`` for None."""
-    return model if base is None else MixtureBaseEnergy(model.network, base)
+    return model if base is None else MixtureBaseEnergy(model.network, base, model.network_inputs)
 
 
 def adamw(network, learning_rate, weight_decay, state=None):

@@ -204,6 +204,71 @@ def test_sample_rejects_bad_n_samples(fitted_model, n_samples):
         fitted_model.sample(n_samples)
 
 
+@pytest.mark.parametrize("base", ["gaussian", "mixture"])
+def test_network_reads_the_leading_principal_directions(make_model, base):
+    # 6 features on a 2-D plane plus noise, a network reading 2: the
+    # whitened coordinates of the two largest principal components of the
+    # standardized columns (the last two, eigenvalues ascending).
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 2) @ rng.randn(2, 6) + 0.1 * rng.randn(300, 6)
+    model = make_model(max_network_inputs=2, base=base).fit(X)
+    assert model.network_.input_size == 2
+    z = model.whitening_.transform(X)
+    # Row j of the inverse map, in standardized units, is sqrt(eigenvalue j) times its direction.
+    root_eigenvalues = np.linalg.norm(model.whitening_.inverse / X.std(axis=0), axis=1)
+    assert np.all(np.diff(root_eigenvalues) >= 0)
+    assert root_eigenvalues[-2] > 5 * root_eigenvalues[-3]
+    with torch.no_grad():
+        network = model.network_(torch.as_tensor(z[:, -2:], dtype=torch.float32))[:, 0].double().numpy()
+    if base == "gaussian":
+        expected = -(network + 0.5 * (z**2).sum(axis=1)) + model.whitening_.log_det
+        np.testing.assert_allclose(model.score_samples(X), expected, rtol=1e-5, atol=1e-5)
+    assert np.isfinite(model.score_samples(X)).all()
+    assert model.sample(50, random_state=0).shape == (50, 6)
+
+
+def test_max_network_inputs_none_or_large_reads_every_feature(make_model, X_small):
+    assert make_model(max_network_inputs=None).fit(X_small).network_.input_size == 3
+    assert make_model(max_network_inputs=3).fit(X_small).network_.input_size == 3
+    assert make_model().fit(X_small).network_.input_size == 3
+
+
+def test_samples_follow_the_base_where_the_network_does_not_read(make_model):
+    # Whatever the network learns of the leading directions, the others of a
+    # sample are exactly the fitted Gaussian's: standard normal once whitened.
+    rng = np.random.RandomState(1)
+    X = rng.randn(400, 5) * np.array([0.5, 1.0, 1.5, 2.0, 4.0])
+    model = make_model(max_network_inputs=1, max_iter=3).fit(X)
+    z = model.whitening_.transform(model.sample(4000, random_state=0))
+    np.testing.assert_allclose(z[:, :4].mean(axis=0), 0.0, atol=0.1)
+    np.testing.assert_allclose(z[:, :4].std(axis=0), 1.0, atol=0.1)
+
+
+def test_warm_start_with_another_max_network_inputs_raises(make_model):
+    X = np.random.RandomState(0).randn(100, 4)
+    model = make_model(max_network_inputs=2, warm_start=True).fit(X)
+    before = model.network_.state_dict()
+    with pytest.raises(ValueError, match="max_network_inputs=3 gives a network reading 3"):
+        model.set_params(max_network_inputs=3).fit(X)
+    assert model.network_.input_size == 2
+    assert all(torch.equal(before[k], v) for k, v in model.network_.state_dict().items())
+
+
+def test_whitening_of_many_rows_is_fitted_on_evenly_spaced_ones(make_model, monkeypatch):
+    # Beyond 100,000 rows (50 here) the whitening's mean and covariance come
+    # from every k-th row; the network still trains on all of them.
+    from sklearn_ebm import _fit_setup
+    from sklearn_ebm._whitening import fit_whitening
+
+    monkeypatch.setattr(_fit_setup, "_MAX_WHITENING_ROWS", 50)
+    X = np.random.RandomState(4).randn(200, 3) @ np.array([[1.0, 0.3, 0.0], [0.0, 2.0, 0.5], [0.0, 0.0, 1.0]])
+    model = make_model(discrete_columns=None).fit(X)
+    expected = fit_whitening(X[::4])
+    np.testing.assert_array_equal(model.whitening_.mean, expected.mean)
+    np.testing.assert_array_equal(model.whitening_.forward, expected.forward)
+    assert not np.allclose(model.whitening_.mean, fit_whitening(X).mean)
+
+
 # ----------------------------------------------------------- reproducibility
 
 

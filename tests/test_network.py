@@ -277,3 +277,24 @@ def test_energy_head_trains_through_backbone():
         neg = _categorical_batch(g, 200, neg_categories)
         assert model(real).mean() < model(neg).mean()
     assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("network_inputs", [2, 5, 9, None])
+def test_gaussian_base_network_reads_the_last_inputs(network_inputs):
+    # The network reads the last network_inputs coordinates (all of them
+    # when None or at least d); the base covers every coordinate.
+    torch.manual_seed(0)
+    read = 5 if network_inputs is None else min(network_inputs, 5)
+    net = build_energy_network(read, hidden_sizes=(8,)).eval()
+    model = GaussianBaseEnergy(net, network_inputs=network_inputs)
+    x = torch.randn(6, 5)
+    expected = net(x[:, 5 - read :]) + 0.5 * (x**2).sum(dim=1, keepdim=True)
+    torch.testing.assert_close(model(x), expected)
+    torch.testing.assert_close(model.network_energy(x), net(x[:, 5 - read :]))
+    e_fast, g_fast = model.energy_and_grad(x)
+    e_ref, g_ref = autograd_energy_and_grad(model, x)
+    torch.testing.assert_close(e_fast, e_ref, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(g_fast, g_ref, rtol=1e-5, atol=1e-6)
+    if read < 5:
+        # Where the network reads nothing, the gradient is the base's alone.
+        torch.testing.assert_close(g_fast[:, : 5 - read], x[:, : 5 - read])

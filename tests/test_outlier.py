@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from sklearn_ebm import EBMOutlierDetector, EnergyBasedModel
+from sklearn_ebm import EBMOutlierDetector, EnergyBasedModel, _outlier
 from sklearn_ebm._base import BaseEnergyModel
+from sklearn_ebm._contamination import score_threshold
 
 
 @pytest.fixture
@@ -24,7 +25,12 @@ def test_has_every_parameter_of_the_density_model_plus_its_own():
     assert detector["contamination"] == "auto"
     # Ranking needs fewer optimizer steps than a density: the detector's
     # budget is its own, every other default is the density model's.
-    budget = {"max_iter": (30, 100), "learning_rate": (1e-2, 3e-3), "max_samples": (2048, 10000)}
+    budget = {
+        "hidden_sizes": ((128, 64), (256, 128)),
+        "max_iter": (30, 100),
+        "learning_rate": (1e-2, 3e-3),
+        "max_samples": (2048, 10000),
+    }
     for name in density:
         if name in budget:
             assert (detector[name], EnergyBasedModel().get_params()[name]) == budget[name]
@@ -58,6 +64,18 @@ def test_float_contamination_flags_that_share_of_training_rows(make_detector, co
     assert set(np.unique(labels)) <= {-1, 1}
     assert labels.dtype.kind == "i"
     assert (labels == -1).sum() == int(round(contamination * len(X)))
+
+
+@pytest.mark.parametrize("contamination", ["auto", 0.1])
+def test_threshold_of_many_rows_comes_from_evenly_spaced_ones(make_detector, monkeypatch, contamination):
+    # Beyond THRESHOLD_ROWS training rows (100,000; 50 here), the threshold
+    # is that of every k-th row's score, not a forward pass over all rows.
+    monkeypatch.setattr(_outlier, "THRESHOLD_ROWS", 50)
+    X = np.random.RandomState(3).normal(size=(200, 3))
+    detector = make_detector(contamination=contamination).fit(X)
+    expected = score_threshold(detector.score_samples(X[::4]), contamination)
+    assert detector.offset_ == pytest.approx(expected, rel=1e-12)
+    assert detector.offset_ != pytest.approx(score_threshold(detector.score_samples(X), contamination), rel=1e-9)
 
 
 def test_decision_function_is_score_minus_offset_and_sign_gives_predict(make_detector, X_small):

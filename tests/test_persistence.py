@@ -260,12 +260,14 @@ def test_state_of_0_1_0_loads(fitted_model, X_small):
     from sklearn_ebm._whitening import Whitening
 
     # 0.1.0 passed over all rows every epoch, as max_samples=None does (on
-    # 80 rows the default trains the same).
-    fitted_model.set_params(max_samples=None)
+    # 80 rows the default trains the same); its networks read every feature
+    # (on 3 features, so does the default).
+    fitted_model.set_params(max_samples=None, max_network_inputs=None)
     state = fitted_model.__getstate__()
     del state["_sklearn_ebm_version"]
     # Parameters added since 0.1.0.
     del state["weight_decay"], state["negative_fraction"], state["max_samples"], state["objective"]
+    del state["max_network_inputs"]
 
     def tensors(obj):
         if isinstance(obj, np.ndarray):
@@ -298,6 +300,8 @@ def test_state_of_0_1_0_loads(fitted_model, X_small):
     # Every epoch a full pass, by contrastive divergence, as 0.1.0 trained.
     assert old.get_params()["max_samples"] is None
     assert old.get_params()["objective"] == "cd"
+    # Its network reads every feature.
+    assert old.get_params()["max_network_inputs"] is None
     for group in old._optimizer_state["param_groups"]:
         assert group["weight_decay"] == old.weight_decay
         assert group["decoupled_weight_decay"]

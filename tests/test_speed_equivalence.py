@@ -164,6 +164,67 @@ def test_mala_chain_matches_textbook(activation, noise_scale, base, kernel_calls
     assert 0.0 < fast_rate < 1.0
 
 
+def _model_reading_last_inputs():
+    # The network reads 3 of 7 coordinates.
+    torch.manual_seed(0)
+    network = build_energy_network(3, hidden_sizes=(16, 8)).eval()
+    with torch.no_grad():
+        network.linear_layers()[-1].weight.mul_(4.0)
+    return GaussianBaseEnergy(network, network_inputs=3).eval()
+
+
+def test_kernel_step_on_a_network_reading_the_last_inputs(kernel_calls):
+    # The other 4 coordinates move under the base alone, written to another buffer.
+    model = _model_reading_last_inputs()
+    start = torch.randn(30, 7, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        kernel = sampling._mlp_kernel(model.energy_and_grad, start)
+        out = torch.full_like(start, float("nan"))
+        kernel.step(start, -0.05, out)
+    assert kernel_calls == [1]
+    torch.testing.assert_close(out, start - 0.05 * textbook_grad(model, start)[1], **TOL32)
+
+
+@pytest.mark.parametrize("metropolis", [True, False])
+def test_chains_on_a_network_reading_the_last_inputs_match_textbook(metropolis, kernel_calls, accept_by):
+    model = _model_reading_last_inputs()
+    start = torch.randn(30, 7, generator=torch.Generator().manual_seed(6))
+    chain, textbook = (mala_chain, textbook_mala) if metropolis else (langevin_chain, textbook_langevin)
+    with torch.no_grad():
+        fast = chain(
+            model.energy_and_grad, start.clone(), steps=20, step_size=0.2, noise_scale=1.0,
+            generator=torch.Generator().manual_seed(7),
+        )
+        slow = textbook(model, start, 20, 0.2, 1.0, torch.Generator().manual_seed(7))
+    assert kernel_calls == [1]
+    if metropolis:
+        torch.testing.assert_close(fast[0], slow[0], **TOL32)
+        assert fast[1] == slow[1]
+    else:
+        torch.testing.assert_close(fast, slow, **TOL32)
+
+
+@pytest.mark.parametrize("noise_scale", [1.0, 0.5])
+def test_draw_negatives_draws_unread_coordinates_from_the_base(noise_scale):
+    # A network reading 2 of 6 coordinates: the other 4 are drawn exactly
+    # from the tempered base N(0, noise_scale**2), and the chains in the
+    # last 2 are those of the 2-coordinate model, with the same draws after.
+    torch.manual_seed(0)
+    network = build_energy_network(2, hidden_sizes=(16,)).eval()
+    model = GaussianBaseEnergy(network, network_inputs=2)
+    settings = LangevinSettings(steps=5, step_size=0.1, noise_scale=noise_scale)
+    start = torch.full((20000, 6), 3.0)
+    out = draw_negatives(model, start, settings, generator=torch.Generator().manual_seed(1))
+    assert out is start
+    unread = out[:, :4]
+    assert abs(unread.mean().item()) < 0.02
+    assert abs(unread.std().item() / noise_scale - 1.0) < 0.02
+    generator = torch.Generator().manual_seed(1)
+    torch.empty(20000, 4).normal_(generator=generator)
+    alone = draw_negatives(GaussianBaseEnergy(network), torch.full((20000, 2), 3.0), settings, generator=generator)
+    torch.testing.assert_close(out[:, 4:], alone)
+
+
 @pytest.mark.parametrize("activation", ["silu", "relu", "elu"])
 @pytest.mark.parametrize("noise_scale", [1.0, 0.3, 0.0])
 def test_langevin_chain_matches_textbook(activation, noise_scale, kernel_calls):
