@@ -268,7 +268,7 @@ def run_training(state, schedule):
     try:
         for epoch in range(schedule.max_epochs):
             try:
-                rows = data if schedule.trim is None else data[_inlier_rows(scored, data, schedule.trim)]
+                rows = data if schedule.trim is None else _trimmed_rows(scored, data, schedule.trim, schedule.epoch_rows)
                 stats = train_epoch(
                     model,
                     state.optimizer,
@@ -358,6 +358,17 @@ def loglik_validation_score(model, data, base_draws):
             return float((-f_data - model.base_energy(data).double()).mean() - log_z)
     finally:
         model.train(was_training)
+
+
+def _trimmed_rows(model, data, contamination, max_rows):
+    """An epoch's training rows less those ``model`` scores as outliers.
+
+    The epoch's rows (at most ``max_rows``, None for all) are drawn first, so
+    that trimming costs a pass over them rather than over all of ``data``.
+    """
+    if max_rows is not None and max_rows < len(data):
+        data = data[torch.randperm(len(data), device=data.device)[:max_rows]]
+    return data[_inlier_rows(model, data, contamination)]
 
 
 def _inlier_rows(model, data, contamination):

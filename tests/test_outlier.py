@@ -195,6 +195,36 @@ def test_robust_training_leaves_flagged_rows_out_of_the_positive_phase(make_dete
         assert all(n == 200 for n in rows_seen)
 
 
+def test_robust_training_scores_only_the_epochs_rows(make_detector, monkeypatch):
+    # With epochs of max_samples rows, trimming scores those rows, not all of
+    # them: an epoch's cost stays bounded whatever the number of rows.
+    import sklearn_ebm._training as training_module
+
+    scored, trained = [], []
+    real_inliers, real_epoch = training_module._inlier_rows, training_module.train_epoch
+
+    def inliers_spy(model, data, contamination):
+        scored.append(len(data))
+        return real_inliers(model, data, contamination)
+
+    def epoch_spy(model, optimizer, data, *args, **kwargs):
+        trained.append(data.clone())
+        return real_epoch(model, optimizer, data, *args, **kwargs)
+
+    monkeypatch.setattr(training_module, "_inlier_rows", inliers_spy)
+    monkeypatch.setattr(training_module, "train_epoch", epoch_spy)
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.randn(950, 3), rng.randn(50, 3) + 12.0]
+    detector = make_detector(robust_training=True, contamination=0.1, max_samples=64, max_iter=3)
+    detector.fit(X)
+    assert scored == [64, 64, 64]
+    far = detector.whitening_.transform(np.full((1, 3), 6.0))[0]
+    for rows in trained:
+        assert len(rows) <= 64
+        # The far cluster's rows (beyond the midpoint to it) are left out.
+        assert not ((rows.numpy() @ far) > 0.5 * far @ far).any()
+
+
 def test_robust_training_ranks_a_contaminating_cluster_as_outliers(fast_params):
     # 8% of the training rows form a tight cluster away from the inliers: a
     # model fitted to every row learns it as a mode; a trimmed fit does not.
