@@ -36,9 +36,9 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         rows, the scores are those of 100,000 evenly spaced ones.
     robust_training : bool, default=False
         Training data holds outliers, and a model fitted to them scores them
-        as normal. With ``robust_training``, each epoch leaves the training
-        rows that the current model puts beyond the ``contamination``
-        threshold out of the positive phase (a trimmed fit, as the minimum
+        as normal. With ``robust_training``, each epoch leaves those of its
+        rows (at most ``max_samples``) that the current model puts beyond the
+        ``contamination`` threshold out of the positive phase (a trimmed fit, as the minimum
         covariance determinant trims a Gaussian's): the model's energy
         rises where they lie. It is off by default: on the benchmark's
         tuning half of the dev sets (contamination "auto") it raised
