@@ -243,7 +243,8 @@ class BaseEnergyModel(BaseEstimator):
     # ------------------------------------------------------------- inference
 
     def _model(self):
-        return with_base(GaussianBaseEnergy(self.network_, getattr(self.network_, "input_size", None)), self.base_).eval()
+        network_inputs = getattr(self.network_, "input_size", None)
+        return with_base(GaussianBaseEnergy(self.network_, network_inputs), self.base_).eval()
 
     def score_samples(self, X):
         """Log density of each row, up to the model's constant ``-log Z``: ``-E(x)``.

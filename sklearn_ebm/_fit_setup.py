@@ -62,7 +62,7 @@ _MAX_WHITENING_ROWS = 100_000
 
 
 def _network_inputs(max_network_inputs, n_features):
-    """How many whitened coordinates the network reads (the last ones: the leading principal directions)."""
+    """How many whitened coordinates the network reads: the last ones, the leading principal directions."""
     return n_features if max_network_inputs is None else min(n_features, max_network_inputs)
 
 

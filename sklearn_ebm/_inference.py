@@ -33,10 +33,9 @@ def energies(network, whitening, X, device, base=None):
     with torch.no_grad(), np.errstate(over="ignore", invalid="ignore"):
         for start in range(0, X.shape[0], INFERENCE_BATCH):
             z = whitening.transform(np.asarray(X[start : start + INFERENCE_BATCH], dtype=np.float64))
+            read = network_view(z, getattr(network, "input_size", None))
             z_network = torch.as_tensor(
-                np.clip(network_view(z, getattr(network, "input_size", None)), -_NETWORK_INPUT_LIMIT, _NETWORK_INPUT_LIMIT),
-                dtype=torch.float32,
-                device=device,
+                np.clip(read, -_NETWORK_INPUT_LIMIT, _NETWORK_INPUT_LIMIT), dtype=torch.float32, device=device
             )
             if base is None:
                 base_energies = 0.5 * np.einsum("ij,ij->i", z, z)

@@ -251,7 +251,9 @@ def run_training(state, schedule):
     """
     model, data = state.model, state.data
     averaged = _weight_average(model.network, schedule.ema_decay, state.averaged_from)
-    scored = GaussianBaseEnergy(averaged.module if averaged is not None else model.network, model.network_inputs)
+    scored = GaussianBaseEnergy(
+        averaged.module if averaged is not None else model.network, model.network_inputs
+    )
     warmup_epochs = _warmup_epochs(schedule, len(data)) if averaged is not None else 0
     losses, gaps, scores = [], [], []
     best_score, best_weights, since_best, best_epoch = -math.inf, None, 0, None
@@ -268,7 +270,9 @@ def run_training(state, schedule):
     try:
         for epoch in range(schedule.max_epochs):
             try:
-                rows = data if schedule.trim is None else _trimmed_rows(scored, data, schedule.trim, schedule.epoch_rows)
+                rows = data
+                if schedule.trim is not None:
+                    rows = _trimmed_rows(scored, data, schedule.trim, schedule.epoch_rows)
                 stats = train_epoch(
                     model,
                     state.optimizer,
