@@ -1,6 +1,5 @@
 """Training and validation objectives for energy-based models."""
 
-import torch
 from torch.nn.functional import softplus
 
 __all__ = ["contrastive_divergence_loss", "noise_contrastive_loss", "denoising_score_matching_loss"]

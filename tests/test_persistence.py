@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import sklearn_ebm
-from sklearn_ebm import EBMOutlierDetector, EnergyBasedModel, _base
+from sklearn_ebm import EBMOutlierDetector, EnergyBasedModel
 
 
 def roundtrip(model):
