@@ -227,6 +227,18 @@ def test_network_reads_the_leading_principal_directions(make_model, base):
     assert model.sample(50, random_state=0).shape == (50, 6)
 
 
+def test_contributions_and_log_partition_of_a_network_reading_the_leading_directions(make_model):
+    # The gradient-based explanations and the AIS estimate of log Z go
+    # through the same energy: contributions still sum to E(x) - E(mean).
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 2) @ rng.randn(2, 6) + 0.1 * rng.randn(300, 6)
+    model = make_model(max_network_inputs=2).fit(X)
+    energy_above_mean = model.score_samples(X.mean(axis=0, keepdims=True)) - model.score_samples(X[:5])
+    np.testing.assert_allclose(np.asarray(model.feature_contributions(X[:5])).sum(axis=1), energy_above_mean, atol=1e-3)
+    log_z, stderr = model.log_partition(random_state=0)
+    assert np.isfinite(log_z) and stderr < 0.05
+
+
 def test_max_network_inputs_none_or_large_reads_every_feature(make_model, X_small):
     assert make_model(max_network_inputs=None).fit(X_small).network_.input_size == 3
     assert make_model(max_network_inputs=3).fit(X_small).network_.input_size == 3
