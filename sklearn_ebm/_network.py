@@ -146,8 +146,9 @@ class GaussianBaseEnergy(nn.Module):
     network_inputs : int or None, default=None
         The network reads the last ``network_inputs`` coordinates of ``x``
         (all of them when None or at least ``d``); the others follow the
-        base alone. The estimators order whitened coordinates by increasing
-        variance, so these are the leading principal directions.
+        base alone. The estimators' whitened coordinates come in increasing
+        order of their principal component's variance, so these are the
+        leading principal directions.
 
     Examples
     --------
