@@ -1,6 +1,7 @@
 """EnergyBasedModel: API, fitted attributes, reproducibility, composition, errors, quality."""
 
 import inspect
+import pickle
 import warnings
 
 import numpy as np
@@ -225,6 +226,8 @@ def test_network_reads_the_leading_principal_directions(make_model, base):
         np.testing.assert_allclose(model.score_samples(X), expected, rtol=1e-5, atol=1e-5)
     assert np.isfinite(model.score_samples(X)).all()
     assert model.sample(50, random_state=0).shape == (50, 6)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.score_samples(X), model.score_samples(X))
 
 
 def test_contributions_and_log_partition_of_a_network_reading_the_leading_directions(make_model):
