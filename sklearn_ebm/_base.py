@@ -7,6 +7,7 @@ builds what a fit trains, :mod:`._training` runs the epochs,
 :mod:`._persistence` pickles it.
 """
 
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -19,8 +20,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._activations import ACTIVATIONS
-from ._device import resolve_device
 from ._columns import snap_to_values
+from ._device import resolve_device
 from ._fit_setup import (
     check_enough_rows,
     check_network_unchanged,
@@ -33,11 +34,11 @@ from ._fit_setup import (
 )
 from ._inference import draw_samples, energies, integrated_gradients
 from ._network import GaussianBaseEnergy
-from ._training_state import with_base
 from ._partition import ais_log_partition
 from ._persistence import from_plain_state, to_plain_state
 from ._rng import isolated_rng
-from ._training import run_training
+from ._training import base_scores_higher, keeping_the_base, run_training
+from ._training_state import with_base
 from ._validation import validate_data
 
 __all__ = ["BaseEnergyModel"]
@@ -200,6 +201,10 @@ class BaseEnergyModel(BaseEstimator):
                 self, 1 if partial else self.max_iter, len(state.data), early_stopping, full_epochs=partial
             )
             result = run_training(state, schedule)
+            if self._keeps_a_better_base(state, early_stopping):
+                fitted = GaussianBaseEnergy(result.network, state.model.network_inputs)
+                if base_scores_higher(fitted, state.monitor):
+                    result = keeping_the_base(result)
         # partial_fit runs one epoch whatever max_iter says.
         if result.still_improving and not partial:
             warnings.warn(
@@ -211,6 +216,12 @@ class BaseEnergyModel(BaseEstimator):
         self.discrete_columns_, self.discrete_values_ = discrete
         self.data_min_, self.data_max_ = data_range
         return X
+
+    def _keeps_a_better_base(self, state, early_stopping):
+        # Whether a fit ends with its Gaussian base alone (f = 0) when that
+        # scores the validation rows higher than the trained model: no for
+        # an outlier detector, whose job is the ranking.
+        return False
 
     def _training_trim(self):
         # The share of training rows left out of each epoch's positive phase
@@ -288,7 +299,10 @@ class BaseEnergyModel(BaseEstimator):
         n_chains : int, default=512
             Independent annealing chains.
         n_temperatures : int or "auto", default="auto"
-            Intermediate distributions; "auto" is ``max(256, 8 * n_features_in_)``.
+            Intermediate distributions; "auto" is ``max(256, 8 * k)`` for the
+            ``k`` coordinates annealed: every feature, or, where the network
+            reads fewer (``max_network_inputs``), those it reads, the others
+            being exactly the Gaussian base's.
         random_state : int, RandomState instance or None, default=None
             Seeds the chains; None uses the estimator's ``random_state``.
 
@@ -300,20 +314,28 @@ class BaseEnergyModel(BaseEstimator):
             Its standard error.
         """
         check_is_fitted(self)
+        model, annealed = self._model(), self.n_features_in_
+        read = getattr(self.network_, "input_size", annealed)
+        if self.base_ is None and read < annealed:
+            # The coordinates the network does not read are exactly standard
+            # normal: their share of log Z is known, and only the others are
+            # annealed.
+            model, annealed = GaussianBaseEnergy(self.network_).eval(), read
         if n_temperatures == "auto":
-            n_temperatures = max(256, 8 * self.n_features_in_)
+            n_temperatures = max(256, 8 * annealed)
         _check_int_at_least("n_chains", n_chains, 2)
         _check_int_at_least("n_temperatures", n_temperatures, 2)
         generator = self._generator(random_state)
-        return ais_log_partition(
-            self._model(),
-            self.n_features_in_,
+        log_z, stderr = ais_log_partition(
+            model,
+            annealed,
             n_chains=n_chains,
             n_temperatures=n_temperatures,
             generator=generator,
             device=self.device_,
             base=self.base_,
         )
+        return log_z + 0.5 * (self.n_features_in_ - annealed) * math.log(2 * math.pi), stderr
 
     def _cached_log_partition(self):
         if getattr(self, "log_partition_", None) is None:

@@ -16,7 +16,12 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from sklearn_ebm import EnergyBasedModel, ReplayBuffer, build_energy_network, resolve_device
+from sklearn_ebm import (
+    EnergyBasedModel,
+    ReplayBuffer,
+    build_energy_network,
+    resolve_device,
+)
 
 
 def numpy_state_equal(a, b):
@@ -608,6 +613,89 @@ def test_verbose_prints_epochs(make_model, X_small, capsys):
 def test_tiny_or_no_replay_buffer(make_model, X_small, buffer_size):
     model = make_model(replay_buffer_size=buffer_size).fit(X_small)
     assert np.all(np.isfinite(model.score_samples(X_small)))
+
+
+class _Quadratic(nn.Module):
+    """f(z) = a ||z||^2 / 2: the model is then N(0, I / (1 + a))."""
+
+    def __init__(self, a):
+        super().__init__()
+        self.a = a
+
+    def forward(self, z):
+        return 0.5 * self.a * z.square().sum(dim=1, keepdim=True)
+
+
+@pytest.mark.parametrize("rows_std, base_wins", [(1.0, True), (0.5 ** 0.5, False)])
+def test_base_scores_higher_compares_held_out_likelihoods(rows_std, base_wins):
+    # The model N(0, I / 2) against its base N(0, I): on standard normal
+    # rows the base is the truth, on rows of variance 1/2 the model is.
+    from sklearn_ebm import GaussianBaseEnergy
+    from sklearn_ebm._training import base_scores_higher
+
+    rows = rows_std * torch.randn(2000, 3, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    assert base_scores_higher(GaussianBaseEnergy(_Quadratic(1.0)), rows) is base_wins
+
+
+def test_base_scores_higher_ignores_a_constant_and_a_zero_network():
+    # A constant f changes neither density: the base does not win, nor
+    # against itself.
+    from sklearn_ebm import GaussianBaseEnergy
+    from sklearn_ebm._training import base_scores_higher
+
+    rows = torch.randn(500, 4, generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(0)
+    assert not base_scores_higher(GaussianBaseEnergy(_Quadratic(0.0)), rows)
+    constant = build_energy_network(4, hidden_sizes=(8,))
+    with torch.no_grad():
+        constant.linear_layers()[-1].weight.zero_()
+        constant.linear_layers()[-1].bias.fill_(3.0)
+    assert not base_scores_higher(GaussianBaseEnergy(constant), rows)
+
+
+def test_density_ends_with_its_gaussian_when_that_scores_the_validation_rows_higher(make_model, monkeypatch):
+    import sklearn_ebm._base as base_module
+
+    calls = []
+
+    def base_wins(model, rows):
+        calls.append(len(rows))
+        return True
+
+    monkeypatch.setattr(base_module, "base_scores_higher", base_wins)
+    X = np.random.RandomState(0).randn(200, 3) @ np.array([[1.0, 0.5, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 2.0]])
+    model = make_model(early_stopping=True, validation_fraction=0.2).fit(X)
+    assert calls == [40]
+    assert model.best_epoch_ == 0
+    # f = 0: the score is the whitening's Gaussian, -||z||^2 / 2 + log|det|.
+    z = model.whitening_.transform(X)
+    np.testing.assert_allclose(
+        model.score_samples(X), -0.5 * (z**2).sum(axis=1) + model.whitening_.log_det, rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize("params", [dict(early_stopping=False), dict(spectral_norm=True), dict(base="mixture")])
+def test_no_base_comparison_without_validation_rows_spectral_norm_or_a_mixture_base(make_model, monkeypatch, params):
+    import sklearn_ebm._base as base_module
+
+    def never(model, rows):
+        raise AssertionError("compared with the base")
+
+    monkeypatch.setattr(base_module, "base_scores_higher", never)
+    X = np.random.RandomState(0).randn(200, 3)
+    make_model(**{"early_stopping": True, **params}).fit(X)
+
+
+def test_the_detector_keeps_its_trained_network(monkeypatch):
+    import sklearn_ebm._base as base_module
+    from sklearn_ebm import EBMOutlierDetector
+
+    def never(model, rows):
+        raise AssertionError("compared with the base")
+
+    monkeypatch.setattr(base_module, "base_scores_higher", never)
+    EBMOutlierDetector(hidden_sizes=(8,), max_iter=2, random_state=0).fit(np.random.RandomState(0).randn(200, 3))
 
 
 # --------------------------------------------------------------- composition

@@ -152,3 +152,27 @@ def test_log_partition_rejects_bad_settings(moons_model, bad):
     model, _ = moons_model
     with pytest.raises(ValueError, match="n_chains"):
         model.log_partition(n_chains=bad)
+
+
+def test_log_z_of_a_network_reading_the_leading_directions_anneals_only_those(monkeypatch):
+    # The unread coordinates are exactly standard normal: log Z is the
+    # annealed estimate over the read ones plus their Gaussian share, and
+    # agrees with annealing all of them.
+    import sklearn_ebm._base as base_module
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(400, 2) @ rng.randn(2, 6) + 0.1 * rng.randn(400, 6)
+    model = EnergyBasedModel(hidden_sizes=(16,), max_network_inputs=2, max_iter=5, random_state=0).fit(X)
+    calls = []
+
+    def spy(energy_fn, n_features, **kwargs):
+        calls.append((n_features, kwargs["n_temperatures"]))
+        return ais_log_partition(energy_fn, n_features, **kwargs)
+
+    monkeypatch.setattr(base_module, "ais_log_partition", spy)
+    log_z, stderr = model.log_partition(random_state=0)
+    assert calls == [(2, 256)]
+    full, full_stderr = ais_log_partition(
+        model._model(), 6, n_chains=2048, n_temperatures=1024, generator=torch.Generator().manual_seed(1)
+    )
+    assert abs(log_z - full) < 4 * math.hypot(stderr, full_stderr) + 0.02
