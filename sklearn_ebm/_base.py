@@ -7,7 +7,6 @@ builds what a fit trains, :mod:`._training` runs the epochs,
 :mod:`._persistence` pickles it.
 """
 
-import math
 import warnings
 from numbers import Integral, Real
 
@@ -314,28 +313,23 @@ class BaseEnergyModel(BaseEstimator):
             Its standard error.
         """
         check_is_fitted(self)
-        model, annealed = self._model(), self.n_features_in_
-        read = getattr(self.network_, "input_size", annealed)
-        if self.base_ is None and read < annealed:
-            # The coordinates the network does not read are exactly standard
-            # normal: their share of log Z is known, and only the others are
-            # annealed.
-            model, annealed = GaussianBaseEnergy(self.network_).eval(), read
         if n_temperatures == "auto":
+            # 8 per annealed coordinate: under a Gaussian base, those the network reads.
+            read = getattr(self.network_, "input_size", self.n_features_in_)
+            annealed = self.n_features_in_ if self.base_ is not None else min(read, self.n_features_in_)
             n_temperatures = max(256, 8 * annealed)
         _check_int_at_least("n_chains", n_chains, 2)
         _check_int_at_least("n_temperatures", n_temperatures, 2)
         generator = self._generator(random_state)
-        log_z, stderr = ais_log_partition(
-            model,
-            annealed,
+        return ais_log_partition(
+            self._model(),
+            self.n_features_in_,
             n_chains=n_chains,
             n_temperatures=n_temperatures,
             generator=generator,
             device=self.device_,
             base=self.base_,
         )
-        return log_z + 0.5 * (self.n_features_in_ - annealed) * math.log(2 * math.pi), stderr
 
     def _cached_log_partition(self):
         if getattr(self, "log_partition_", None) is None:

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from ._network import energy_and_grad_of
+from ._network import GaussianBaseEnergy, energy_and_grad_of
 
 __all__ = ["ais_log_partition", "sigmoid_schedule"]
 
@@ -64,6 +64,11 @@ def ais_log_partition(
         partition function 0) to start from instead of the standard normal:
         the closer to ``exp(-E)``, the more accurate the estimate.
 
+        A :class:`GaussianBaseEnergy` whose network reads only the last
+        ``network_inputs`` coordinates is standard normal in the others on
+        the whole path: only the read ones are annealed, and the others add
+        their exact share, ``(n_features - network_inputs) / 2 * log(2 pi)``.
+
     Returns
     -------
     log_z : float
@@ -73,6 +78,13 @@ def ais_log_partition(
         method). In expectation the estimate errs low (Jensen), so it is a
         stochastic lower bound.
     """
+    read = getattr(energy_fn, "network_inputs", None)
+    if base is None and type(energy_fn) is GaussianBaseEnergy and read is not None and read < n_features:
+        log_z, stderr = ais_log_partition(
+            GaussianBaseEnergy(energy_fn.network), read, n_chains=n_chains, n_temperatures=n_temperatures,
+            n_steps=n_steps, step_size=step_size, generator=generator, device=device, dtype=dtype,
+        )
+        return log_z + 0.5 * (n_features - read) * math.log(2 * math.pi), stderr
     energy_and_grad = energy_and_grad_of(energy_fn)
     if base is None:
         def base_and_grad(z):

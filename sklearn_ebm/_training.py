@@ -384,19 +384,17 @@ def base_scores_higher(model, rows, *, n_chains=512, n_temperatures=256):
     difference within the noise of a few validation rows, keeps the model.
     The estimate errs low, which also favours the model.
     """
-    n_read = rows.shape[1] if model.network_inputs is None else min(model.network_inputs, rows.shape[1])
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad(), parametrize.cached():
             f = model.network_energy(rows)[:, 0].double()
             log_z, log_z_stderr = ais_log_partition(
-                GaussianBaseEnergy(model.network), n_read, n_chains=n_chains,
-                n_temperatures=n_temperatures, device=rows.device,
+                model, rows.shape[1], n_chains=n_chains, n_temperatures=n_temperatures, device=rows.device
             )
     finally:
         model.train(was_training)
-    difference = float(f.mean()) + log_z - 0.5 * n_read * math.log(2 * math.pi)
+    difference = float(f.mean()) + log_z - 0.5 * rows.shape[1] * math.log(2 * math.pi)
     mean_stderr = float(f.std()) / math.sqrt(len(f)) if len(f) > 1 else math.inf
     return difference > 2.0 * math.hypot(mean_stderr, log_z_stderr)
 
