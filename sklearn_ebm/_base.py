@@ -36,7 +36,7 @@ from ._network import GaussianBaseEnergy
 from ._partition import ais_log_partition
 from ._persistence import from_plain_state, to_plain_state
 from ._rng import isolated_rng
-from ._training import base_scores_higher, keeping_the_base, run_training
+from ._training import run_training
 from ._training_state import with_base
 from ._validation import validate_data
 
@@ -200,10 +200,6 @@ class BaseEnergyModel(BaseEstimator):
                 self, 1 if partial else self.max_iter, len(state.data), early_stopping, full_epochs=partial
             )
             result = run_training(state, schedule)
-            if self._keeps_a_better_base(state, early_stopping):
-                fitted = GaussianBaseEnergy(result.network, state.model.network_inputs)
-                if base_scores_higher(fitted, state.monitor):
-                    result = keeping_the_base(result)
         # partial_fit runs one epoch whatever max_iter says.
         if result.still_improving and not partial:
             warnings.warn(
@@ -215,12 +211,6 @@ class BaseEnergyModel(BaseEstimator):
         self.discrete_columns_, self.discrete_values_ = discrete
         self.data_min_, self.data_max_ = data_range
         return X
-
-    def _keeps_a_better_base(self, state, early_stopping):
-        # Whether a fit ends with its Gaussian base alone (f = 0) when that
-        # scores the validation rows higher than the trained model: no for
-        # an outlier detector, whose job is the ranking.
-        return False
 
     def _training_trim(self):
         # The share of training rows left out of each epoch's positive phase

@@ -35,11 +35,7 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
       The Langevin defaults are those of a proper sampler (``noise_scale=1``)
       in whitened units, not the seed's image defaults.
     - **Early stopping** on held-out denoising score matching, which needs
-      no partition function; the best weights are restored. Then the fit
-      is compared with its Gaussian on the validation rows (``log Z`` by
-      annealed importance sampling): where the Gaussian scores them clearly
-      higher, the model ends as that Gaussian (``best_epoch_ = 0``), so it
-      is never worse than the simplest member of its family.
+      no partition function; the best weights are restored.
 
     Methods beyond scikit-learn's density API: :meth:`sample` draws from the
     model, :meth:`feature_contributions` explains a row's energy by feature,
@@ -229,8 +225,7 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         The fitted mixture with ``base="mixture"``, else None.
     best_epoch_ : int or None
         The epoch whose weights the model holds (0: the weights training
-        started from, with ``base="mixture"`` the base itself; or the
-        Gaussian base, kept because it scored the validation rows higher).
+        started from, with ``base="mixture"`` the base itself).
     batch_size_ : int
         The minibatch size training used: the ``batch_size`` parameter, or
         the value "auto" chose, capped at the training rows.
@@ -336,14 +331,6 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
-
-    def _keeps_a_better_base(self, state, early_stopping):
-        # A density that corrects its Gaussian must not end below it: with
-        # validation rows, the Gaussian base (of base="gaussian"; a mixture
-        # base is the first candidate of its own early stopping) is kept when
-        # it scores them higher. Spectral normalization cannot represent
-        # f = 0 (it would divide a zero weight by zero).
-        return early_stopping and state.base_draws is None and not self.spectral_norm
 
     def score(self, X, y=None):
         """Mean normalized log-likelihood of the rows of ``X``.

@@ -8,7 +8,6 @@ progress) and returns a :class:`TrainingResult` for the estimator to store.
 """
 
 import copy
-import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ from ._losses import (
     noise_contrastive_loss,
 )
 from ._network import GaussianBaseEnergy
-from ._partition import ais_log_partition
 from ._progress import EpochReporter
 from ._sampling import draw_negatives
 
@@ -36,8 +34,6 @@ __all__ = [
     "train_epoch",
     "validation_score",
     "loglik_validation_score",
-    "base_scores_higher",
-    "keeping_the_base",
 ]
 
 # Rows per forward pass when the training rows are scored.
@@ -370,42 +366,6 @@ def loglik_validation_score(model, data, base_draws):
             return float((-f_data - model.base_energy(data).double()).mean() - log_z)
     finally:
         model.train(was_training)
-
-
-def base_scores_higher(model, rows, *, n_chains=512, n_temperatures=256):
-    """Whether the base alone (``f = 0``) scores ``rows`` clearly higher than ``model``.
-
-    ``model`` is a :class:`GaussianBaseEnergy`. The base's mean log-likelihood
-    minus the model's is ``mean f(rows) + log E_base[exp(-f)]``; the second
-    term is estimated by annealed importance sampling from the base, over
-    the coordinates the network reads (the others cancel). "Clearly": by
-    more than twice the standard error of the difference (the rows' mean
-    and the estimate together), so that a model barely trained, or a
-    difference within the noise of a few validation rows, keeps the model.
-    The estimate errs low, which also favours the model.
-    """
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), parametrize.cached():
-            f = model.network_energy(rows)[:, 0].double()
-            log_z, log_z_stderr = ais_log_partition(
-                model, rows.shape[1], n_chains=n_chains, n_temperatures=n_temperatures, device=rows.device
-            )
-    finally:
-        model.train(was_training)
-    difference = float(f.mean()) + log_z - 0.5 * rows.shape[1] * math.log(2 * math.pi)
-    mean_stderr = float(f.std()) / math.sqrt(len(f)) if len(f) > 1 else math.inf
-    return difference > 2.0 * math.hypot(mean_stderr, log_z_stderr)
-
-
-def keeping_the_base(result):
-    """``result`` with its network's output layer zeroed: the model is its base exactly."""
-    output = result.network.linear_layers()[-1]
-    with torch.no_grad():
-        output.weight.zero_()
-        output.bias.zero_()
-    return dataclasses.replace(result, best_epoch=0)
 
 
 def _trimmed_rows(model, data, contamination, max_rows):
