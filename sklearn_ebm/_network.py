@@ -175,6 +175,16 @@ class GaussianBaseEnergy(nn.Module):
         """The network's share of the energy, shape ``(batch, 1)``."""
         return self.network(network_view(x, self.network_inputs))
 
+    def unread_columns(self, n_features):
+        """How many leading coordinates of ``n_features`` the network does not read.
+
+        In those the energy is the base's alone: the model is standard normal
+        there and independent of the rest.
+        """
+        if self.network_inputs is None or self.network_inputs >= n_features:
+            return 0
+        return n_features - self.network_inputs
+
     def forward(self, x):
         """Energies of ``x``, shape ``(batch, 1)``."""
         return self.network_energy(x) + 0.5 * x.square().sum(dim=1, keepdim=True)

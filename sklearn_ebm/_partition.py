@@ -78,13 +78,14 @@ def ais_log_partition(
         method). In expectation the estimate errs low (Jensen), so it is a
         stochastic lower bound.
     """
-    read = getattr(energy_fn, "network_inputs", None)
-    if base is None and type(energy_fn) is GaussianBaseEnergy and read is not None and read < n_features:
+    unread = energy_fn.unread_columns(n_features) if base is None and type(energy_fn) is GaussianBaseEnergy else 0
+    if unread:
         log_z, stderr = ais_log_partition(
-            GaussianBaseEnergy(energy_fn.network), read, n_chains=n_chains, n_temperatures=n_temperatures,
-            n_steps=n_steps, step_size=step_size, generator=generator, device=device, dtype=dtype,
+            GaussianBaseEnergy(energy_fn.network), n_features - unread, n_chains=n_chains,
+            n_temperatures=n_temperatures, n_steps=n_steps, step_size=step_size, generator=generator,
+            device=device, dtype=dtype,
         )
-        return log_z + 0.5 * (n_features - read) * math.log(2 * math.pi), stderr
+        return log_z + 0.5 * unread * math.log(2 * math.pi), stderr
     energy_and_grad = energy_and_grad_of(energy_fn)
     if base is None:
         def base_and_grad(z):

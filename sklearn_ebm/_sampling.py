@@ -409,7 +409,8 @@ def draw_negatives(model, start, langevin, generator=None):
     was_training = model.training
     model.eval()
     chain = mala_chain if langevin.metropolis else langevin_chain
-    unread = _unread_columns(model, start) if langevin.metropolis and langevin.project is None else 0
+    factorizes = type(model) is GaussianBaseEnergy and langevin.metropolis and langevin.project is None
+    unread = model.unread_columns(start.shape[1]) if factorizes else 0
     chains, energy = start, model
     if unread:
         # Drawn contiguous: normal_ on a column slice is several times slower.
@@ -434,10 +435,3 @@ def draw_negatives(model, start, langevin, generator=None):
         return start
     return out[0] if langevin.metropolis else out
 
-
-def _unread_columns(model, x):
-    """How many leading columns of ``x`` a :class:`GaussianBaseEnergy`'s network does not read."""
-    inputs = getattr(model, "network_inputs", None)
-    if type(model) is not GaussianBaseEnergy or inputs is None or inputs >= x.shape[1]:
-        return 0
-    return x.shape[1] - inputs

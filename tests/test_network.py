@@ -291,6 +291,7 @@ def test_gaussian_base_network_reads_the_last_inputs(network_inputs):
     expected = net(x[:, 5 - read :]) + 0.5 * (x**2).sum(dim=1, keepdim=True)
     torch.testing.assert_close(model(x), expected)
     torch.testing.assert_close(model.network_energy(x), net(x[:, 5 - read :]))
+    assert model.unread_columns(5) == 5 - read
     e_fast, g_fast = model.energy_and_grad(x)
     e_ref, g_ref = autograd_energy_and_grad(model, x)
     torch.testing.assert_close(e_fast, e_ref, rtol=1e-5, atol=1e-6)
