@@ -188,7 +188,7 @@ class BaseEnergyModel(BaseEstimator):
         with isolated_rng(device, seed):
             state = training_state(
                 self,
-                X64,
+                self._training_rows(X64),
                 device,
                 continuing=continuing,
                 early_stopping=early_stopping,
@@ -210,6 +210,11 @@ class BaseEnergyModel(BaseEstimator):
         self._store_fitted(state, result, schedule.batch_size, continuing)
         self.discrete_columns_, self.discrete_values_ = discrete
         self.data_min_, self.data_max_ = data_range
+        return X
+
+    def _training_rows(self, X):
+        # The rows the network is trained on: every one for a density
+        # estimator, whose job is the density of all of them.
         return X
 
     def _training_trim(self):
@@ -334,8 +339,9 @@ class BaseEnergyModel(BaseEstimator):
         """Split each row's energy above the training mean among its features.
 
         Integrated gradients (Sundararajan et al. 2017) along the straight
-        path from the reference point, the mean of the training data, to each
-        row: ``contribution[i, j] = (x[i, j] - mean[j]) * average over the path
+        path from the reference point, the mean of the training data (for
+        :class:`EBMOutlierDetector`, of the rows in its robust support; the
+        whitening's ``whitening_.mean`` in both cases), to each row: ``contribution[i, j] = (x[i, j] - mean[j]) * average over the path
         of dE/dx_j``. The average is a ``n_steps``-point Gauss-Legendre rule, so
         each row sums to ``E(x) - E(mean)`` (that is, ``score_samples(mean) -
         score_samples(x)``) up to the quadrature error: below ``1e-3 * (1 +

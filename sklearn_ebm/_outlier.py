@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseEnergyModel
 from ._contamination import THRESHOLD_ROWS, score_threshold
+from ._support import CANDIDATE_ROWS, robust_support
 
 __all__ = ["EBMOutlierDetector"]
 
@@ -34,6 +35,24 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         robust standard deviations (1.4826 times the median absolute
         deviation) below the median training score. Beyond 100,000 training
         rows, the scores are those of 100,000 evenly spaced ones.
+    support_fraction : float in (0, 1] or None, default=0.5
+        Training data holds outliers, and a model fitted to them scores them
+        as normal. The network is trained on the rows inside the 97.5%
+        ellipsoid of a robust Gaussian, fitted as the minimum covariance
+        determinant fits one (:class:`~sklearn.covariance.EllipticEnvelope`):
+        two concentration steps from the Gaussian of all rows, each refitting
+        it to the ``support_fraction`` of the rows closest to it. The
+        whitening and the early-stopping rows come from that support too;
+        ``offset_`` is still set from the scores of all training rows. Beyond
+        100,000 training rows the support is chosen among 100,000 evenly
+        spaced ones (a fit sees at most ``max_iter * max_samples`` rows).
+        ``None`` trains on every row. On the outlier benchmark (16 dev sets,
+        3 seeds) 0.5 raised the mean ROC-AUC from 0.861 to 0.868 on the half
+        it was chosen on and from 0.882 to 0.913 on the other (wine 0.617 to
+        0.923, satellite 0.720 to 0.790), and lowered it where the inliers
+        have more structure than one Gaussian's core holds (letter 0.905 to
+        0.810, vowels 0.956 to 0.891); see the user guide. Unlike
+        ``MinCovDet``'s, ``None`` does not mean a default share.
     robust_training : bool, default=False
         Training data holds outliers, and a model fitted to them scores them
         as normal. With ``robust_training``, each epoch leaves those of its
@@ -109,6 +128,7 @@ base_, best_epoch_
     _parameter_constraints: dict = {
         **BaseEnergyModel._parameter_constraints,
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
+        "support_fraction": [Interval(Real, 0, 1, closed="right"), None],
         "robust_training": ["boolean"],
     }
 
@@ -147,6 +167,7 @@ base_, best_epoch_
         verbose=0,
         warm_start=False,
         contamination="auto",
+        support_fraction=0.5,
         robust_training=False,
     ):
         self.hidden_sizes = hidden_sizes
@@ -181,6 +202,7 @@ base_, best_epoch_
         self.verbose = verbose
         self.warm_start = warm_start
         self.contamination = contamination
+        self.support_fraction = support_fraction
         self.robust_training = robust_training
 
     # ------------------------------------------------------------------ checks
@@ -225,8 +247,18 @@ base_, best_epoch_
         self._set_offset(self._keeping_state_on_failure(self._validated_fit, X, partial=True))
         return self
 
+    def _training_rows(self, X):
+        if self.support_fraction is None:
+            return X
+        candidates = X[:: -(-X.shape[0] // CANDIDATE_ROWS)]
+        return candidates[robust_support(candidates, self.support_fraction)]
+
     def _training_trim(self):
         return self.contamination if self.robust_training else None
+
+    def __setstate__(self, state):
+        # Detectors pickled before support_fraction existed trained on every row.
+        super().__setstate__({"support_fraction": None, **state})
 
     def _set_offset(self, X):
         rows = X[:: -(-X.shape[0] // THRESHOLD_ROWS)]

@@ -21,8 +21,9 @@ def make_detector(fast_params):
 def test_has_every_parameter_of_the_density_model_plus_its_own():
     density = set(EnergyBasedModel().get_params())
     detector = EBMOutlierDetector().get_params()
-    assert set(detector) == density | {"contamination", "robust_training"}
+    assert set(detector) == density | {"contamination", "support_fraction", "robust_training"}
     assert detector["contamination"] == "auto"
+    assert detector["support_fraction"] == 0.5
     # Ranking needs fewer optimizer steps than a density: the detector's
     # budget is its own, every other default is the density model's.
     budget = {
@@ -46,9 +47,9 @@ def test_shares_the_model_rather_than_copying_it():
 
 
 def test_scores_match_the_density_model_with_the_same_settings(make_detector, X_small):
-    # Without robust training (the default) the detector fits the density model's model.
-    detector = make_detector().fit(X_small)
-    own = {"contamination", "robust_training"}
+    # Trained on every row, without robust training, the detector fits the density model's model.
+    detector = make_detector(support_fraction=None).fit(X_small)
+    own = {"contamination", "support_fraction", "robust_training"}
     settings = {k: v for k, v in detector.get_params().items() if k not in own}
     density = EnergyBasedModel(**settings).fit(X_small)
     np.testing.assert_array_equal(detector.score_samples(X_small), density.score_samples(X_small))
@@ -108,7 +109,8 @@ def test_feature_contributions_sum_to_the_energy_above_the_training_mean(
     rows = np.vstack([X_small[:10], X_small[:3] * 3.0])
     contributions = model.feature_contributions(rows)
     assert contributions.shape == rows.shape
-    reference = X_small.mean(axis=0, keepdims=True)
+    # The training mean: of the rows the model trained on (the detector's support).
+    reference = model.whitening_.mean[None]
     energy_above = model.score_samples(reference)[0] - model.score_samples(rows)
     # The documented tolerance: 1e-3 * (1 + |E(x) - E(mean)|), float32 arithmetic included.
     np.testing.assert_array_less(
@@ -188,7 +190,7 @@ def test_robust_training_leaves_flagged_rows_out_of_the_positive_phase(make_dete
     monkeypatch.setattr(training_module, "train_epoch", spy)
     rng = np.random.RandomState(0)
     X = np.r_[rng.randn(190, 3), rng.randn(10, 3) + 12.0]
-    make_detector(robust_training=robust_training, contamination=0.05).fit(X)
+    make_detector(robust_training=robust_training, contamination=0.05, support_fraction=None).fit(X)
     if robust_training:
         assert all(n == 190 for n in rows_seen)
     else:
@@ -215,7 +217,7 @@ def test_robust_training_scores_only_the_epochs_rows(make_detector, monkeypatch)
     monkeypatch.setattr(training_module, "train_epoch", epoch_spy)
     rng = np.random.RandomState(0)
     X = np.r_[rng.randn(950, 3), rng.randn(50, 3) + 12.0]
-    detector = make_detector(robust_training=True, contamination=0.1, max_samples=64, max_iter=3)
+    detector = make_detector(robust_training=True, contamination=0.1, max_samples=64, max_iter=3, support_fraction=None)
     detector.fit(X)
     assert scored == [64, 64, 64]
     far = detector.whitening_.transform(np.full((1, 3), 6.0))[0]
@@ -239,7 +241,8 @@ def test_robust_training_ranks_a_contaminating_cluster_as_outliers(fast_params):
     params = {**fast_params, "hidden_sizes": (32, 32), "max_iter": 30, "langevin_steps": 5}
     auc = {
         robust: roc_auc_score(
-            is_outlier, -EBMOutlierDetector(**params, robust_training=robust).fit(X).score_samples(test)
+            is_outlier,
+            -EBMOutlierDetector(**params, robust_training=robust, support_fraction=None).fit(X).score_samples(test),
         )
         for robust in (True, False)
     }

@@ -66,8 +66,10 @@ def pinned_values():
             max_iter=4,
             early_stopping=False,
             contamination=0.1,
-            # Recorded before robust training existed: it pins the structure.
+            # Recorded before robust training and the robust support existed:
+            # it pins the structure.
             robust_training=False,
+            support_fraction=None,
             learning_rate=3e-3,
             random_state=3,
         ).fit(X)
