@@ -47,11 +47,12 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         100,000 training rows the support is chosen among 100,000 evenly
         spaced ones (a fit sees at most ``max_iter * max_samples`` rows).
         ``None`` trains on every row. On the outlier benchmark (16 dev sets,
-        3 seeds) 0.5 raised the mean ROC-AUC from 0.861 to 0.868 on the half
-        it was chosen on and from 0.882 to 0.913 on the other (wine 0.617 to
-        0.923, satellite 0.720 to 0.790), and lowered it where the inliers
-        have more structure than one Gaussian's core holds (letter 0.905 to
-        0.810, vowels 0.956 to 0.891); see the user guide. Unlike
+        3 seeds) 0.5 raised the mean ROC-AUC from 0.861 to 0.864 on the half
+        it was chosen on and from 0.882 to 0.910 on the other (wine 0.617 to
+        0.926, satellite 0.720 to 0.781), and lowered it where the inliers
+        have more structure than one Gaussian's core holds, such as separate
+        clusters (letter 0.905 to 0.804, vowels 0.956 to 0.893): there, use
+        ``None`` or a larger share; see the user guide. Unlike
         ``MinCovDet``'s, ``None`` does not mean a default share.
     robust_training : bool, default=False
         Training data holds outliers, and a model fitted to them scores them
