@@ -231,9 +231,11 @@ base_, best_epoch_
     def partial_fit(self, X, y=None):
         """One epoch over ``X``, continuing from the current state, then ``offset_``.
 
-        As :meth:`BaseEnergyModel.partial_fit`; the threshold ``offset_`` is
-        then set from this chunk's scores under the updated model, so after a
-        stream of chunks it reflects the latest model and the last chunk.
+        As :meth:`BaseEnergyModel.partial_fit`, on the rows of this chunk's
+        robust support (``support_fraction``: each chunk's own); the threshold
+        ``offset_`` is then set from this chunk's scores under the updated
+        model, so after a stream of chunks it reflects the latest model and
+        the last chunk.
 
         Parameters
         ----------

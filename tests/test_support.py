@@ -75,6 +75,22 @@ def test_the_detector_trains_on_its_support_and_thresholds_on_every_row(fast_par
     np.testing.assert_array_equal(trained_on[1], X)
 
 
+def test_each_partial_fit_trains_on_its_chunks_support(fast_params, monkeypatch):
+    import sklearn_ebm._base as base_module
+
+    trained_on = []
+    real = base_module.training_state
+    monkeypatch.setattr(
+        base_module, "training_state", lambda estimator, X, *a, **k: trained_on.append(X) or real(estimator, X, *a, **k)
+    )
+    X, _ = _contaminated()
+    detector = EBMOutlierDetector(**fast_params)
+    for chunk in (X[::2], X[1::2]):
+        detector.partial_fit(chunk)
+    for chunk, rows in zip((X[::2], X[1::2]), trained_on):
+        np.testing.assert_array_equal(rows, chunk[robust_support(chunk, 0.5)])
+
+
 def test_the_support_of_many_rows_is_chosen_among_evenly_spaced_ones(fast_params, monkeypatch):
     import sklearn_ebm._base as base_module
 
