@@ -72,6 +72,12 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         network ranks as well (mean ROC-AUC 0.861 against 0.863 on the
         tuning half of the dev sets, 0.882 against 0.873 on the other half)
         at half the cost of a fit.
+    langevin_steps : int, default=7
+        Langevin steps per negative draw (10 in :class:`EnergyBasedModel`).
+        Trained on its robust support, the detector ranks as well with 7 as
+        with 10 (outlier benchmark, mean ROC-AUC 0.864 and 0.910 on the two
+        halves of the dev sets with both) at about 15% less time per fit;
+        with 5 (before the support) it had lost 0.003.
     max_iter : int, default=30
         Maximum number of epochs, as in :class:`EnergyBasedModel` (default
         100 there). Ranking outliers needs fewer optimizer steps than a
@@ -91,7 +97,7 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
     **other parameters
         Every other parameter of :class:`EnergyBasedModel`, with the same
         meaning and defaults: ``activation``, ``dropout``, ``spectral_norm``,
-        ``max_network_inputs``, ``reg_alpha``, ``base``, ``langevin_steps``, ``step_size``,
+        ``max_network_inputs``, ``reg_alpha``, ``base``, ``step_size``,
         ``noise_scale``, ``clamp``, ``discrete_columns``, ``sampler``, ``objective``,
         ``replay_buffer_size``, ``reinit_freq``, ``negative_fraction``,
         ``batch_size``, ``weight_decay``,
@@ -143,7 +149,7 @@ base_, best_epoch_
         max_network_inputs=256,
         reg_alpha=0.01,
         base="gaussian",
-        langevin_steps=10,
+        langevin_steps=7,
         step_size="auto",
         noise_scale=1.0,
         clamp=None,

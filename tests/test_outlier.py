@@ -31,6 +31,7 @@ def test_has_every_parameter_of_the_density_model_plus_its_own():
         "max_iter": (30, 100),
         "learning_rate": (1e-2, 3e-3),
         "max_samples": (2048, 10000),
+        "langevin_steps": (7, 10),
     }
     for name in density:
         if name in budget:

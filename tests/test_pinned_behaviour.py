@@ -70,6 +70,7 @@ def pinned_values():
             # it pins the structure.
             robust_training=False,
             support_fraction=None,
+            langevin_steps=10,
             learning_rate=3e-3,
             random_state=3,
         ).fit(X)
