@@ -51,7 +51,7 @@ class ExactMLModel:
 def fit_exact_ml(X, seed, weight_decay, max_epochs):
     """Exact maximum likelihood of the estimator's default energy; returns (model, epochs)."""
     from sklearn_ebm import EnergyBasedModel, GaussianBaseEnergy
-    from sklearn_ebm._fit_setup import network_params
+    from sklearn_ebm._fit_setup import network_params, training_schedule
     from sklearn_ebm._training_state import INIT_SCALE_FRACTION, initial_network, resolution_scale
     from sklearn_ebm._whitening import fit_whitening
 
@@ -79,7 +79,7 @@ def fit_exact_ml(X, seed, weight_decay, max_epochs):
     optimizer = torch.optim.AdamW(network.parameters(), lr=defaults.learning_rate, weight_decay=weight_decay)
     averaged = AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(defaults.ema_decay), use_buffers=True)
     scored = GaussianBaseEnergy(averaged.module)
-    batch_size = defaults._batch_size(len(train))
+    batch_size = training_schedule(defaults, 1, len(train), early_stopping=False).batch_size
     best, best_weights, since_best = math.inf, None, 0
     for epoch in range(max_epochs):
         for index in torch.randperm(len(train)).split(batch_size):
