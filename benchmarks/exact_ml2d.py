@@ -13,10 +13,17 @@ GaussianMixture of ``density2d.py`` on the same split (held-out NLL by the same 
 standardized units). The exact fit always uses the estimator's defaults (``--weight-decay``
 aside).
 
+``--network`` swaps the estimator's MLP for a more expressive one, to measure what the
+architecture is worth before any change to the package: ``fourier`` reads
+``[sin(2 pi B z), cos(2 pi B z), z]`` with a fixed ``B ~ N(0, scale^2)`` (Tancik et al. 2020)
+through the same MLP; ``residual`` is ``blocks`` residual blocks of ``width`` units. Both keep
+the ``|z|^2 / 2`` term and a zero output layer, so training starts from the Gaussian.
+
 Run from the repository root::
 
     OMP_NUM_THREADS=1 python benchmarks/exact_ml2d.py
     python benchmarks/exact_ml2d.py --datasets rings,2spirals --seeds 0,1 --weight-decay 0
+    python benchmarks/exact_ml2d.py --network residual   # about 5x the MLP's time per epoch
 """
 
 import argparse
@@ -25,6 +32,7 @@ import math
 
 import numpy as np
 import torch
+from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from _common import (
@@ -34,6 +42,57 @@ from _toy2d import TOYS, select_toys
 from density2d import fit_ebm, fit_gmm, fit_kde, log_partition, toy_split
 
 TRAIN_GRID = 160  # points per axis of the training quadrature (the evaluation uses --grid)
+
+
+class FourierFeatureMLP(nn.Module):
+    """The estimator's MLP on ``[sin(2 pi B z), cos(2 pi B z), z]``, ``B`` fixed ``N(0, scale^2)``."""
+
+    def __init__(self, mlp, n_frequencies, scale, seed):
+        super().__init__()
+        generator = torch.Generator().manual_seed(10_000 + seed)
+        self.register_buffer("frequencies", scale * torch.randn(n_frequencies, 2, generator=generator))
+        self.mlp = mlp
+
+    def forward(self, z):
+        phase = 2 * math.pi * z @ self.frequencies.T
+        return self.mlp(torch.cat([torch.sin(phase), torch.cos(phase), z], 1))
+
+
+class ResidualMLP(nn.Module):
+    """``blocks`` residual blocks ``h + W2 silu(W1 silu(h))`` of ``width`` units, a zero output layer."""
+
+    def __init__(self, blocks, width, first_layer_scale):
+        super().__init__()
+        self.first = nn.Linear(2, width)
+        with torch.no_grad():
+            self.first.weight.mul_(first_layer_scale)
+            self.first.bias.mul_(first_layer_scale)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.SiLU(), nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
+            for _ in range(blocks)
+        )
+        self.out = nn.Linear(width, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, z):
+        h = self.first(z)
+        for block in self.blocks:
+            h = h + block(h)
+        return self.out(nn.functional.silu(h))
+
+
+def energy_network(args, seed, first_layer_scale, defaults):
+    """The network ``f`` of ``--network``: the estimator's MLP, or a more expressive one."""
+    from sklearn_ebm._fit_setup import network_params
+    from sklearn_ebm._training_state import initial_network
+
+    if args.network == "residual":
+        return ResidualMLP(args.residual_blocks, args.residual_width, first_layer_scale)
+    if args.network == "fourier":
+        mlp = initial_network(2 * args.fourier_features + 2, first_layer_scale=1.0, **network_params(defaults))
+        return FourierFeatureMLP(mlp, args.fourier_features, args.fourier_scale, seed)
+    return initial_network(2, first_layer_scale=first_layer_scale, **network_params(defaults))
 
 
 class ExactMLModel:
@@ -48,11 +107,11 @@ class ExactMLModel:
             return -self.energy(z).squeeze(1).double().numpy() + self.whitening.log_det
 
 
-def fit_exact_ml(X, seed, weight_decay, max_epochs):
-    """Exact maximum likelihood of the estimator's default energy; returns (model, epochs)."""
+def fit_exact_ml(X, seed, args):
+    """Exact maximum likelihood of the estimator's energy (``--network``); returns (model, epochs)."""
     from sklearn_ebm import EnergyBasedModel, GaussianBaseEnergy
-    from sklearn_ebm._fit_setup import network_params, training_schedule
-    from sklearn_ebm._training_state import INIT_SCALE_FRACTION, initial_network, resolution_scale
+    from sklearn_ebm._fit_setup import training_schedule
+    from sklearn_ebm._training_state import INIT_SCALE_FRACTION, resolution_scale
     from sklearn_ebm._whitening import fit_whitening
 
     defaults = EnergyBasedModel(random_state=seed)
@@ -63,9 +122,7 @@ def fit_exact_ml(X, seed, weight_decay, max_epochs):
     n_val = math.ceil(defaults.validation_fraction * len(data))
     validation, train = data[order[:n_val]], data[order[n_val:]]
     resolution = resolution_scale(len(train), X.shape[1])
-    network = initial_network(
-        X.shape[1], first_layer_scale=INIT_SCALE_FRACTION / resolution, **network_params(defaults)
-    )
+    network = energy_network(args, seed, INIT_SCALE_FRACTION / resolution, defaults)
     energy = GaussianBaseEnergy(network)
 
     half_width = float(data.abs().max()) + 1.5
@@ -76,12 +133,12 @@ def fit_exact_ml(X, seed, weight_decay, max_epochs):
     def log_z(model):
         return torch.logsumexp(-model(grid).squeeze(1), 0) + 2 * math.log(step)
 
-    optimizer = torch.optim.AdamW(network.parameters(), lr=defaults.learning_rate, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW(network.parameters(), lr=defaults.learning_rate, weight_decay=args.weight_decay)
     averaged = AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(defaults.ema_decay), use_buffers=True)
     scored = GaussianBaseEnergy(averaged.module)
     batch_size = training_schedule(defaults, 1, len(train), early_stopping=False).batch_size
     best, best_weights, since_best = math.inf, None, 0
-    for epoch in range(max_epochs):
+    for epoch in range(args.max_epochs):
         for index in torch.randperm(len(train)).split(batch_size):
             loss = energy(train[index]).mean() + log_z(energy)
             optimizer.zero_grad()
@@ -108,7 +165,7 @@ def held_out_nll(model, X_train, X_test, n_grid, tol):
 def run_dataset(name, seed, args):
     log(f"{name} seed {seed}")
     X_train, X_test = toy_split(name, seed)
-    exact, epochs = fit_exact_ml(X_train, seed, args.weight_decay, args.max_epochs)
+    exact, epochs = fit_exact_ml(X_train, seed, args)
     row = {"exact_ml": held_out_nll(exact, X_train, X_test, args.grid, args.tol), "exact_ml_epochs": epochs}
     for key, fit in (("ebm", fit_ebm), ("kde", fit_kde), ("gmm", fit_gmm)):
         row[key] = held_out_nll(fit(X_train, seed, args.params), X_train, X_test, args.grid, args.tol)
@@ -124,6 +181,13 @@ def parse_args(argv=None):
     parser.add_argument("--weight-decay", type=float, default=0.1,
                         help="AdamW weight decay of the exact fit (default 0.1, the estimator's)")
     parser.add_argument("--max-epochs", type=int, default=300, help="epoch cap of the exact fit")
+    parser.add_argument("--network", choices=("mlp", "fourier", "residual"), default="mlp",
+                        help="network of the exact fit (default: the estimator's MLP)")
+    parser.add_argument("--fourier-features", type=int, default=64, help="frequencies of --network fourier")
+    parser.add_argument("--fourier-scale", type=float, default=0.25,
+                        help="standard deviation of the frequencies, in whitened units (default 0.25)")
+    parser.add_argument("--residual-blocks", type=int, default=2, help="blocks of --network residual")
+    parser.add_argument("--residual-width", type=int, default=256, help="width of --network residual")
     parser.add_argument("--grid", type=int, default=400, help="evaluation quadrature points per axis")
     parser.add_argument("--tol", type=float, default=0.01, help="widening tolerance on log Z in nats")
     add_common_arguments(parser)
@@ -138,7 +202,7 @@ def main(argv=None):
     args = parse_args(argv)
     with limit_threads(args.threads):
         rows = {(name, seed): run_dataset(name, seed, args) for seed in args.seeds for name in args.datasets}
-    print(f"Exact maximum likelihood of the EBM's network (weight decay {args.weight_decay}) vs "
+    print(f"Exact maximum likelihood, network {args.network} (weight decay {args.weight_decay}) vs "
           f"EnergyBasedModel (overrides: {args.params or 'none'}), KDE and GMM\n")
     print_table(
         "Held-out NLL (nats, standardized units; lower is better)",
