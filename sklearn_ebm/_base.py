@@ -341,7 +341,8 @@ class BaseEnergyModel(BaseEstimator):
         Integrated gradients (Sundararajan et al. 2017) along the straight
         path from the reference point, the mean of the training data (for
         :class:`EBMOutlierDetector`, of the rows in its robust support; the
-        whitening's ``whitening_.mean`` in both cases), to each row: ``contribution[i, j] = (x[i, j] - mean[j]) * average over the path
+        whitening's ``whitening_.mean`` in both cases), to each row:
+        ``contribution[i, j] = (x[i, j] - mean[j]) * average over the path
         of dE/dx_j``. The average is a ``n_steps``-point Gauss-Legendre rule, so
         each row sums to ``E(x) - E(mean)`` (that is, ``score_samples(mean) -
         score_samples(x)``) up to the quadrature error: below ``1e-3 * (1 +
