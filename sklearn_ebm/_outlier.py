@@ -43,7 +43,9 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         two concentration steps from the Gaussian of all rows, each refitting
         it to the ``support_fraction`` of the rows closest to it. The
         whitening and the early-stopping rows come from that support too;
-        ``offset_`` is still set from the scores of all training rows. Beyond
+        ``offset_`` is still set from the scores of all training rows, and
+        ``score`` is the log-likelihood of a density of the support (tune
+        with :func:`~sklearn_ebm.outlier_scorer`, not the default ``score``). Beyond
         100,000 training rows the support is chosen among 100,000 evenly
         spaced ones (a fit sees at most ``max_iter * max_samples`` rows).
         ``None`` trains on every row. On the outlier benchmark (16 dev sets,
