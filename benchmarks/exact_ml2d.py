@@ -11,7 +11,7 @@ exact gradients; the EBM's distance from it is what contrastive divergence and i
 Printed next to EnergyBasedModel (defaults and ``--param`` overrides), KernelDensity and
 GaussianMixture of ``density2d.py`` on the same split (held-out NLL by the same quadrature,
 standardized units). The exact fit always uses the estimator's defaults (``--weight-decay``
-aside).
+and ``--network`` aside).
 
 ``--network`` swaps the estimator's MLP for a more expressive one, to measure what the
 architecture is worth before any change to the package: ``fourier`` reads
@@ -23,7 +23,7 @@ Run from the repository root::
 
     OMP_NUM_THREADS=1 python benchmarks/exact_ml2d.py
     python benchmarks/exact_ml2d.py --datasets rings,2spirals --seeds 0,1 --weight-decay 0
-    python benchmarks/exact_ml2d.py --network residual   # about 5x the MLP's time per epoch
+    python benchmarks/exact_ml2d.py --network residual --residual-blocks 3   # ~5x the MLP's epoch time
 """
 
 import argparse
