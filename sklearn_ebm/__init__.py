@@ -3,6 +3,7 @@
 from ._device import resolve_device
 from ._base import BaseEnergyModel
 from ._estimator import EnergyBasedModel
+from ._fourier import FourierFeatures
 from ._losses import contrastive_divergence_loss, denoising_score_matching_loss, noise_contrastive_loss
 from ._network import (
     ACTIVATIONS,
@@ -30,6 +31,7 @@ __all__ = [
     "EnergyLandscapeDisplay",
     "EnergyMLP",
     "FeatureContributionsDisplay",
+    "FourierFeatures",
     "GaussianBaseEnergy",
     "ReplayBuffer",
     "TrainingCurveDisplay",

@@ -74,6 +74,8 @@ class BaseEnergyModel(BaseEstimator):
         "activation": [StrOptions(set(ACTIVATIONS))],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "spectral_norm": ["boolean"],
+        "fourier_features": [Interval(Integral, 0, None, closed="left")],
+        "fourier_scale": [Interval(Real, 0, None, closed="neither")],
         "max_network_inputs": [Interval(Integral, 1, None, closed="left"), None],
         "reg_alpha": [Interval(Real, 0, None, closed="left")],
         "langevin_steps": [Interval(Integral, 1, None, closed="left")],

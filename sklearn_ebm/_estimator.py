@@ -52,6 +52,17 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         Dropout after each hidden activation, during training only.
     spectral_norm : bool, default=False
         Spectrally normalize every Linear layer.
+    fourier_features : int, default=0
+        Random frequencies of the Fourier features the network reads
+        (:class:`FourierFeatures`: sines and cosines of fixed random
+        projections of the whitened input, then the input itself; Tancik et
+        al. 2020). They let the network resolve fine structure in few
+        dimensions (rings, spirals, sharp edges) that an MLP on the raw
+        coordinates learns slowly; 0 reads the input as it is. See the user
+        guide for when to use them.
+    fourier_scale : float, default=0.5
+        Standard deviation of the features' phases at a typical whitened
+        row, in turns: larger resolves finer detail and overfits sooner.
     max_network_inputs : int or None, default=256
         The most whitened coordinates the network reads. On wider data it
         reads those of the ``max_network_inputs`` largest principal
@@ -272,6 +283,8 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         activation="silu",
         dropout=0.0,
         spectral_norm=False,
+        fourier_features=0,
+        fourier_scale=0.5,
         max_network_inputs=256,
         reg_alpha=0.01,
         base="gaussian",
@@ -304,6 +317,8 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         self.activation = activation
         self.dropout = dropout
         self.spectral_norm = spectral_norm
+        self.fourier_features = fourier_features
+        self.fourier_scale = fourier_scale
         self.max_network_inputs = max_network_inputs
         self.reg_alpha = reg_alpha
         self.base = base

@@ -46,7 +46,9 @@ __all__ = [
 ]
 
 #: The parameters that define the network's architecture.
-NETWORK_PARAMS = ("hidden_sizes", "activation", "dropout", "spectral_norm")
+NETWORK_PARAMS = (
+    "hidden_sizes", "activation", "dropout", "spectral_norm", "fourier_features", "fourier_scale",
+)
 # base="mixture": n_components tried. The best held-out log-likelihood on the
 # validation rows wins (BIC on the training rows without them): on 100-row
 # sets BIC still picks 4 full-covariance components that score 9 nats per row

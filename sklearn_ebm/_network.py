@@ -14,11 +14,13 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from ._activations import ACTIVATIONS, _check_activation
+from ._fourier import FourierFeatures
 from ._kernel import mlp_energy_and_grad
 
 __all__ = [
     "ACTIVATIONS",
     "EnergyMLP",
+    "FourierFeatures",
     "GaussianBaseEnergy",
     "MixtureBaseEnergy",
     "build_energy_network",
@@ -33,7 +35,11 @@ class EnergyMLP(nn.Module):
     ``Linear -> activation (-> Dropout)`` for each hidden size, then
     ``Linear -> 1``. With ``spectral_norm=True`` every Linear layer is
     spectrally normalized (Miyato et al. 2018), which bounds the network's
-    Lipschitz constant as in Du & Mordatch (2019).
+    Lipschitz constant as in Du & Mordatch (2019). With
+    ``fourier_features > 0`` the first layer reads
+    :class:`FourierFeatures` of the input (sines and cosines of fixed random
+    projections, then the input itself), which lets the network resolve fine
+    structure in few dimensions (Tancik et al. 2020).
 
     Parameters
     ----------
@@ -47,9 +53,17 @@ class EnergyMLP(nn.Module):
         Dropout probability after each hidden activation.
     spectral_norm : bool, default=False
         Spectrally normalize every Linear layer.
+    fourier_features : int, default=0
+        Random frequencies of the :class:`FourierFeatures` the first layer
+        reads; 0 reads the input as it is.
+    fourier_scale : float, default=0.5
+        The features' ``scale``: standard deviation of a typical
+        (standardized) row's phases, in turns.
 
     Attributes
     ----------
+    features : FourierFeatures or None
+        The input features, when ``fourier_features > 0``.
     layers : torch.nn.Sequential
         The layers, in order.
 
@@ -69,19 +83,32 @@ class EnergyMLP(nn.Module):
         activation="silu",
         dropout=0.0,
         spectral_norm=False,
+        fourier_features=0,
+        fourier_scale=0.5,
     ):
         super().__init__()
         _check_activation(activation)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+        if fourier_features < 0:
+            raise ValueError(f"fourier_features must be 0 or a positive integer, got {fourier_features!r}.")
         self.input_size = int(input_size)
         self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
         self.activation = activation
         self.dropout = float(dropout)
         self.spectral_norm = bool(spectral_norm)
+        self.fourier_features = int(fourier_features)
+        self.fourier_scale = float(fourier_scale)
+        # Drawn before the layers' weights; nothing is drawn without features,
+        # so a plain MLP initializes exactly as before they existed.
+        self.features = (
+            FourierFeatures(self.input_size, self.fourier_features, self.fourier_scale)
+            if self.fourier_features
+            else None
+        )
         make_activation = ACTIVATIONS[activation]
         layers = []
-        width = self.input_size
+        width = self.input_size if self.features is None else self.features.out_features
         for hidden in self.hidden_sizes:
             layers.append(self._linear(width, hidden))
             layers.append(make_activation())
@@ -97,16 +124,18 @@ class EnergyMLP(nn.Module):
 
     def forward(self, x):
         """Energies of ``x``, shape ``(batch, 1)``."""
-        return self.layers(x)
+        return self.layers(x if self.features is None else self.features(x))
 
     def config(self):
-        """The constructor arguments, to rebuild an identical module."""
+        """The constructor arguments, to rebuild an identical module (its state dict holds the frequencies)."""
         return {
             "input_size": self.input_size,
             "hidden_sizes": self.hidden_sizes,
             "activation": self.activation,
             "dropout": self.dropout,
             "spectral_norm": self.spectral_norm,
+            "fourier_features": self.fourier_features,
+            "fourier_scale": self.fourier_scale,
         }
 
     def linear_layers(self):
@@ -122,7 +151,11 @@ class EnergyMLP(nn.Module):
         calls in :func:`torch.nn.utils.parametrize.cached` or use
         :meth:`weights` to share them.
         """
-        return mlp_energy_and_grad(self.weights(), self.activation, x)
+        if self.features is None:
+            return mlp_energy_and_grad(self.weights(), self.activation, x)
+        features, pullback = self.features.features_and_pullback(x)
+        energies, grad = mlp_energy_and_grad(self.weights(), self.activation, features)
+        return energies, pullback(grad)
 
     def weights(self):
         """Detached ``(weight, bias)`` pairs of the Linear layers, in order."""
@@ -272,7 +305,13 @@ def _autograd_energy_and_grad(energy_fn, x):
 
 
 def build_energy_network(
-    input_size, hidden_sizes=(256, 128), activation="silu", dropout=0.0, spectral_norm=False
+    input_size,
+    hidden_sizes=(256, 128),
+    activation="silu",
+    dropout=0.0,
+    spectral_norm=False,
+    fourier_features=0,
+    fourier_scale=0.5,
 ):
     """Build the energy network: an MLP from ``(batch, input_size)`` to ``(batch, 1)``.
 
@@ -290,6 +329,11 @@ def build_energy_network(
         Dropout probability after each hidden activation.
     spectral_norm : bool, default=False
         Apply spectral normalization to every Linear layer.
+    fourier_features : int, default=0
+        Random frequencies of the :class:`FourierFeatures` the first layer
+        reads (an addition to the seed); 0 reads the input as it is.
+    fourier_scale : float, default=0.5
+        Standard deviation of a typical standardized row's phases, in turns.
 
     Returns
     -------
@@ -315,6 +359,8 @@ def build_energy_network(
         activation=activation,
         dropout=dropout,
         spectral_norm=spectral_norm,
+        fourier_features=fourier_features,
+        fourier_scale=fourier_scale,
     )
 
 

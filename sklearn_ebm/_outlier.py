@@ -99,7 +99,7 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
     **other parameters
         Every other parameter of :class:`EnergyBasedModel`, with the same
         meaning and defaults: ``activation``, ``dropout``, ``spectral_norm``,
-        ``max_network_inputs``, ``reg_alpha``, ``base``, ``step_size``,
+        ``fourier_features``, ``fourier_scale``, ``max_network_inputs``, ``reg_alpha``, ``base``, ``step_size``,
         ``noise_scale``, ``clamp``, ``discrete_columns``, ``sampler``, ``objective``,
         ``replay_buffer_size``, ``reinit_freq``, ``negative_fraction``,
         ``batch_size``, ``weight_decay``,
@@ -148,6 +148,8 @@ base_, best_epoch_
         activation="silu",
         dropout=0.0,
         spectral_norm=False,
+        fourier_features=0,
+        fourier_scale=0.5,
         max_network_inputs=256,
         reg_alpha=0.01,
         base="gaussian",
@@ -183,6 +185,8 @@ base_, best_epoch_
         self.activation = activation
         self.dropout = dropout
         self.spectral_norm = spectral_norm
+        self.fourier_features = fourier_features
+        self.fourier_scale = fourier_scale
         self.max_network_inputs = max_network_inputs
         self.reg_alpha = reg_alpha
         self.base = base

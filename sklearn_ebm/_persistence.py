@@ -36,6 +36,8 @@ _ADDED_PARAMETERS = {
     "objective": "cd",
     # Those networks read every feature.
     "max_network_inputs": None,
+    "fourier_features": 0,
+    "fourier_scale": 0.5,
 }
 # Fitted attributes added since 0.1.0, as an older fitted state loads them.
 _ADDED_FITTED = {

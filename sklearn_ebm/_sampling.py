@@ -64,6 +64,7 @@ def _mlp_kernel(energy_and_grad, x, scale=1.0):
     """An :class:`_MLPKernel` computing ``energy_and_grad`` on ``x``'s shape, or None.
 
     Recognized: the ``energy_and_grad`` bound method of an :class:`EnergyMLP`
+    (without Fourier features)
     or of a :class:`GaussianBaseEnergy` or :class:`MixtureBaseEnergy` on one,
     none overridden; anything
     else (another callable, a subclass' own method, a patched instance) runs
@@ -88,6 +89,7 @@ def _mlp_kernel(energy_and_grad, x, scale=1.0):
         or type(network).weights is not EnergyMLP.weights
         or "energy_and_grad" in vars(network)
         or not network.hidden_sizes
+        or network.features is not None
         or x.dim() != 2
         or x.shape[0] == 0
     ):

@@ -123,14 +123,17 @@ def initial_network(input_size, *, first_layer_scale=1.0, **network_params):
     A zero output layer makes the untrained model its base exactly
     (spectral normalization would divide the zero weight by zero, and would
     undo the first layer's scale, so a spectrally normalized network keeps
-    PyTorch's initialization).
+    PyTorch's initialization). Fourier features set the network's
+    resolution themselves (``fourier_scale``), so their first layer keeps
+    PyTorch's initialization too.
     """
     network = EnergyMLP(input_size, **network_params)
     if not network.spectral_norm:
         first, *_, output = network.linear_layers()
-        with torch.no_grad():
-            first.weight.mul_(first_layer_scale)
-            first.bias.mul_(first_layer_scale)
+        if network.features is None:
+            with torch.no_grad():
+                first.weight.mul_(first_layer_scale)
+                first.bias.mul_(first_layer_scale)
         torch.nn.init.zeros_(output.weight)
         torch.nn.init.zeros_(output.bias)
     return network

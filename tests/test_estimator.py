@@ -484,7 +484,14 @@ def test_warm_start_rejects_new_feature_count(make_model, X_small):
 
 @pytest.mark.parametrize(
     "change",
-    [{"hidden_sizes": (8, 8)}, {"activation": "tanh"}, {"dropout": 0.5}, {"spectral_norm": True}],
+    [
+        {"hidden_sizes": (8, 8)},
+        {"activation": "tanh"},
+        {"dropout": 0.5},
+        {"spectral_norm": True},
+        {"fourier_features": 4},
+        {"fourier_scale": 0.25},
+    ],
     ids=lambda c: next(iter(c)),
 )
 @pytest.mark.parametrize("continue_with", ["warm_start", "partial_fit"])

@@ -267,7 +267,8 @@ def test_state_of_0_1_0_loads(fitted_model, X_small):
     del state["_sklearn_ebm_version"]
     # Parameters added since 0.1.0.
     del state["weight_decay"], state["negative_fraction"], state["max_samples"], state["objective"]
-    del state["max_network_inputs"]
+    del state["max_network_inputs"], state["fourier_features"], state["fourier_scale"]
+    del state["network_"]["config"]["fourier_features"], state["network_"]["config"]["fourier_scale"]
 
     def tensors(obj):
         if isinstance(obj, np.ndarray):
