@@ -70,9 +70,12 @@ class _MLPKernel:
     inputs : int or None, default=None
         The network reads the last ``inputs`` coordinates of ``x`` (all when
         None); the others move under the base energy alone.
+    frequencies : torch.Tensor of shape (n_frequencies, inputs) or None, default=None
+        The angular frequencies of the :class:`FourierFeatures` the first
+        layer reads (``[sin, cos, x]``), or None when it reads ``x``.
     """
 
-    def __init__(self, weights, activation, like, *, base=0.0, scale=1.0, inputs=None):
+    def __init__(self, weights, activation, like, *, base=0.0, scale=1.0, inputs=None, frequencies=None):
         hidden, (out_weight, out_bias) = weights[:-1], weights[-1]
         batch, dim = like.shape
         # Columns of x before those the network reads: a view, no copy.
@@ -87,6 +90,13 @@ class _MLPKernel:
         # with the output weight folded into the last one.
         backward = [weight for weight, _ in hidden]
         backward[-1] = out_weight.t() * backward[-1]
+        self._fourier = None
+        if frequencies is not None:
+            # The move reads the input layer's columns of x; the sines' and
+            # cosines' columns (output weight folded in, as here) go through
+            # the features' own pullback.
+            self._fourier = _FourierBuffers(frequencies, backward[0], like)
+            backward[0] = backward[0][:, self._fourier.n_features :]
         # The input layer's product is thin (d columns): MKL is faster on a
         # column-major right-hand side there, and never slower.
         backward[0] = backward[0].t().contiguous().t()
@@ -110,6 +120,8 @@ class _MLPKernel:
 
     def _forward_pass(self, x):
         h, act = x[:, self._unread :] if self._unread else x, self._act
+        if self._fourier is not None:
+            h = self._fourier.forward(h)
         for (weight_t, bias), pre, derivative in self._layers:
             torch.addmm(bias, h, weight_t, out=pre)
             h, _ = act(pre, derivative)
@@ -141,11 +153,54 @@ class _MLPKernel:
             # The base's share of the move, where the network reads nothing.
             torch.mul(x[:, :unread], beta, out=out[:, :unread])
             x, target = x[:, unread:], out[:, unread:]
+        grad = self._hidden_grad()
         if in_place:
-            x.addmm_(self._hidden_grad(), self._backward[-1], beta=beta, alpha=alpha)
+            x.addmm_(grad, self._backward[-1], beta=beta, alpha=alpha)
         else:
-            torch.addmm(x, self._hidden_grad(), self._backward[-1], beta=beta, alpha=alpha, out=target)
+            torch.addmm(x, grad, self._backward[-1], beta=beta, alpha=alpha, out=target)
+        if self._fourier is not None:
+            self._fourier.add_pullback(grad, alpha, target)
         return out
+
+
+class _FourierBuffers:
+    """The :class:`FourierFeatures` of an :class:`_MLPKernel`'s input, in buffers made once.
+
+    ``forward`` writes ``[sin(x B^T), cos(x B^T), x]`` into one buffer, the
+    first layer's input; ``add_pullback`` adds the sines' and cosines' share
+    of the gradient, ``((g W_sin) * cos - (g W_cos) * sin) B``, to a move
+    (the input columns' share is the kernel's own input-layer product).
+    """
+
+    def __init__(self, frequencies, first_backward, like):
+        batch = like.shape[0]
+        self.n_frequencies = n = frequencies.shape[0]
+        self.n_features = 2 * n
+        self._frequencies = frequencies
+        self._frequencies_t = frequencies.t()
+        # Sine and cosine columns of the first layer's backward product.
+        self._trig_weight = first_backward[:, : 2 * n].contiguous()
+        self._phase = like.new_empty(batch, n)
+        self._features = like.new_empty(batch, 2 * n + frequencies.shape[1])
+        self._sin, self._cos = self._features[:, :n], self._features[:, n : 2 * n]
+        self._passthrough = self._features[:, 2 * n :]
+        self._trig_grad = like.new_empty(batch, 2 * n)
+
+    def forward(self, x):
+        torch.mm(x, self._frequencies_t, out=self._phase)
+        torch.sin(self._phase, out=self._sin)
+        torch.cos(self._phase, out=self._cos)
+        self._passthrough.copy_(x)
+        return self._features
+
+    def add_pullback(self, grad, alpha, out):
+        n = self.n_frequencies
+        torch.mm(grad, self._trig_weight, out=self._trig_grad)
+        sin_grad, cos_grad = self._trig_grad[:, :n], self._trig_grad[:, n:]
+        sin_grad.mul_(self._cos)
+        cos_grad.mul_(self._sin)
+        sin_grad.sub_(cos_grad)
+        out.addmm_(sin_grad, self._frequencies, alpha=alpha)
 
 
 class _TiltKernel:

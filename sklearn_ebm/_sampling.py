@@ -64,7 +64,6 @@ def _mlp_kernel(energy_and_grad, x, scale=1.0):
     """An :class:`_MLPKernel` computing ``energy_and_grad`` on ``x``'s shape, or None.
 
     Recognized: the ``energy_and_grad`` bound method of an :class:`EnergyMLP`
-    (without Fourier features)
     or of a :class:`GaussianBaseEnergy` or :class:`MixtureBaseEnergy` on one,
     none overridden; anything
     else (another callable, a subclass' own method, a patched instance) runs
@@ -89,15 +88,18 @@ def _mlp_kernel(energy_and_grad, x, scale=1.0):
         or type(network).weights is not EnergyMLP.weights
         or "energy_and_grad" in vars(network)
         or not network.hidden_sizes
-        or network.features is not None
         or x.dim() != 2
         or x.shape[0] == 0
     ):
         return None
     weights = network.weights()
-    if any(t.dtype != x.dtype or t.device != x.device for pair in weights for t in pair):
+    frequencies = None if network.features is None else network.features.frequencies
+    tensors = [t for pair in weights for t in pair] + ([] if frequencies is None else [frequencies])
+    if any(t.dtype != x.dtype or t.device != x.device for t in tensors):
         return None
-    kernel = _MLPKernel(weights, network.activation, x, base=base, scale=scale, inputs=inputs)
+    kernel = _MLPKernel(
+        weights, network.activation, x, base=base, scale=scale, inputs=inputs, frequencies=frequencies
+    )
     return kernel if mixture is None else _TiltKernel(kernel, mixture, scale)
 
 

@@ -81,15 +81,17 @@ def test_plain_network_draws_no_frequencies():
     torch.testing.assert_close(plain.linear_layers()[0].weight, expected.weight)
 
 
-def test_chains_on_features_run_by_hand_and_sample_as_autograd_does():
-    # The fused kernel knows plain MLPs only; a chain on a network with
-    # features takes its hand-written gradient, which moves the chain exactly
-    # as autograd's gradient would.
+@pytest.mark.parametrize("hidden_sizes", [(8,), (8, 4)])
+@pytest.mark.parametrize("energy_class", ["gaussian", "plain"])
+def test_fused_chains_on_features_move_as_autograd_does(hidden_sizes, energy_class):
+    # The fused kernel reads the features too; its chains take the moves
+    # (and Metropolis decisions) that autograd's gradient gives.
     torch.manual_seed(0)
-    net = EnergyMLP(2, hidden_sizes=(8,), fourier_features=4)
-    model = GaussianBaseEnergy(net)
-    x = torch.randn(16, 2)
-    assert _mlp_kernel(model.energy_and_grad, x) is None
+    net = EnergyMLP(3, hidden_sizes=hidden_sizes, fourier_features=4, fourier_scale=0.7).double()
+    torch.nn.init.normal_(net.linear_layers()[-1].weight)
+    model = GaussianBaseEnergy(net) if energy_class == "gaussian" else net
+    x = torch.randn(16, 3, dtype=torch.float64)
+    assert _mlp_kernel(model.energy_and_grad, x) is not None
 
     def autograd_energy_and_grad(z):
         z = z.detach().requires_grad_(True)
@@ -100,8 +102,9 @@ def test_chains_on_features_run_by_hand_and_sample_as_autograd_does():
     runs = []
     for energy_and_grad in (model.energy_and_grad, autograd_energy_and_grad):
         generator = torch.Generator().manual_seed(1)
-        runs.append(mala_chain(energy_and_grad, x.clone(), steps=5, step_size=0.1, generator=generator))
+        runs.append(mala_chain(energy_and_grad, x.clone(), steps=5, step_size=0.05, generator=generator))
     torch.testing.assert_close(runs[0], runs[1])
+    assert not torch.equal(runs[0][0], x)
 
 
 @pytest.fixture
