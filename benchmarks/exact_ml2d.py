@@ -90,9 +90,9 @@ def energy_network(args, seed, first_layer_scale, defaults):
     if args.network == "residual":
         return ResidualMLP(args.residual_blocks, args.residual_width, first_layer_scale)
     if args.network == "fourier":
-        mlp = initial_network(2 * args.fourier_features + 2, first_layer_scale=1.0, **network_params(defaults))
+        mlp = initial_network(2 * args.fourier_features + 2, first_layer_scale=1.0, **network_params(defaults, 2))
         return FourierFeatureMLP(mlp, args.fourier_features, args.fourier_scale, seed)
-    return initial_network(2, first_layer_scale=first_layer_scale, **network_params(defaults))
+    return initial_network(2, first_layer_scale=first_layer_scale, **network_params(defaults, 2))
 
 
 class ExactMLModel:
@@ -114,7 +114,8 @@ def fit_exact_ml(X, seed, args):
     from sklearn_ebm._training_state import INIT_SCALE_FRACTION, resolution_scale
     from sklearn_ebm._whitening import fit_whitening
 
-    defaults = EnergyBasedModel(random_state=seed)
+    # The plain MLP: the estimator's 2-D default reads Fourier features of its own.
+    defaults = EnergyBasedModel(random_state=seed, fourier_features=0)
     torch.manual_seed(seed)
     whitening = fit_whitening(X)
     data = torch.as_tensor(whitening.transform(X), dtype=torch.float32)

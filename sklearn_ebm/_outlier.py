@@ -80,6 +80,14 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         with 10 (outlier benchmark, mean ROC-AUC 0.864 and 0.910 on the two
         halves of the dev sets with both) at about 15% less time per fit;
         with 5 (before the support) it had lost 0.003.
+    fourier_features : int or "auto", default=0
+        As in :class:`EnergyBasedModel`, whose "auto" default reads Fourier
+        features of data with at most 2 features. Not measured for ranking
+        outliers, so the detector's default reads the input as it is.
+    base : {"auto", "gaussian", "mixture"}, default="gaussian"
+        As in :class:`EnergyBasedModel`, whose "auto" default corrects a
+        mixture on data with at most 2 features. The detector's default is
+        the Gaussian of its robust support.
     max_iter : int, default=30
         Maximum number of epochs, as in :class:`EnergyBasedModel` (default
         100 there). Ranking outliers needs fewer optimizer steps than a
@@ -99,7 +107,7 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
     **other parameters
         Every other parameter of :class:`EnergyBasedModel`, with the same
         meaning and defaults: ``activation``, ``dropout``, ``spectral_norm``,
-        ``fourier_features``, ``fourier_scale``, ``max_network_inputs``, ``reg_alpha``, ``base``, ``step_size``,
+        ``fourier_scale``, ``max_network_inputs``, ``reg_alpha``, ``step_size``,
         ``noise_scale``, ``clamp``, ``discrete_columns``, ``sampler``, ``objective``,
         ``replay_buffer_size``, ``reinit_freq``, ``negative_fraction``,
         ``batch_size``, ``weight_decay``,

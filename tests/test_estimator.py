@@ -397,7 +397,8 @@ def test_refit_on_new_feature_count(make_model, X_small):
     model = make_model().fit(X_small)
     model.fit(X_small[:, :2])
     assert model.n_features_in_ == 2
-    assert linear_widths(model.network_)[0] == (2, 8)
+    # Two features: the network reads 64 Fourier frequencies besides them.
+    assert linear_widths(model.network_)[0] == (2 * 64 + 2, 8)
     assert model.sample(3, random_state=0).shape == (3, 2)
 
 
@@ -822,6 +823,7 @@ def test_first_layer_initialization_follows_the_data_resolution(make_model, monk
     # PyTorch initializes a Linear layer's weights uniformly in +-1/sqrt(d);
     # the first layer starts 0.75 / h times wider (h as above), so that it
     # resolves structure at the data's scale from the start.
+    # (Fourier features set their own scale: the plain MLP is checked.)
     from sklearn_ebm import _base
 
     initial = []
@@ -834,7 +836,7 @@ def test_first_layer_initialization_follows_the_data_resolution(make_model, monk
     monkeypatch.setattr(_base, "run_training", recording)
     for n, d in [(900, 2), (900, 16), (100, 16)]:
         initial.clear()
-        make_model(hidden_sizes=(64,)).fit(np.random.RandomState(0).randn(n, d))
+        make_model(hidden_sizes=(64,), fourier_features=0).fit(np.random.RandomState(0).randn(n, d))
         bound = 0.75 / n ** (-1 / (d + 4)) / np.sqrt(d)
         largest = float(initial[0].abs().max())
         assert 0.9 * bound < largest <= bound

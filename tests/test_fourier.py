@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from sklearn_ebm import EnergyBasedModel, EnergyMLP, FourierFeatures, GaussianBaseEnergy, build_energy_network
+from sklearn_ebm import (
+    EnergyBasedModel,
+    EnergyMLP,
+    FourierFeatures,
+    GaussianBaseEnergy,
+    build_energy_network,
+)
 from sklearn_ebm._sampling import _mlp_kernel, mala_chain
 
 
@@ -141,3 +147,35 @@ def test_estimator_with_features_round_trips_through_pickle(rings):
 def test_estimator_refuses_bad_feature_parameters(rings, name, value):
     with pytest.raises(ValueError, match=name):
         EnergyBasedModel(**{name: value}).fit(rings)
+
+
+def test_auto_gives_two_features_the_low_dimensional_model(rings):
+    # At most 2 features: Fourier features and a mixture base; wider data
+    # keeps the plain network on the Gaussian base.
+    model = EnergyBasedModel(hidden_sizes=(16,), max_iter=2, random_state=0).fit(rings)
+    assert model.network_.features.n_frequencies == 64
+    assert model.base_ is not None
+    wider = np.c_[rings, np.random.default_rng(0).normal(size=len(rings))]
+    model.fit(wider)
+    assert model.network_.features is None
+    assert model.base_ is None
+    # One feature is low-dimensional too.
+    model.fit(rings[:, :1])
+    assert model.network_.features is not None and model.base_ is not None
+
+
+def test_auto_continues_the_network_it_chose(rings):
+    # warm_start and partial_fit compare the architecture "auto" resolves to
+    # with the fitted one, so continuing a default fit is not refused.
+    model = EnergyBasedModel(hidden_sizes=(16,), max_iter=1, warm_start=True, random_state=0).fit(rings)
+    model.fit(rings)
+    model.partial_fit(rings)
+    assert model.network_.features.n_frequencies == 64
+
+
+def test_detector_keeps_the_plain_model_in_two_dimensions(rings):
+    from sklearn_ebm import EBMOutlierDetector
+
+    detector = EBMOutlierDetector(hidden_sizes=(16,), max_iter=1, random_state=0).fit(rings)
+    assert detector.network_.features is None
+    assert detector.base_ is None

@@ -54,7 +54,10 @@ def gaussian_mixture(d):
 
 def model_with_energy(target, d):
     X = np.random.RandomState(0).normal(size=(64, d))
-    model = EnergyBasedModel(hidden_sizes=(4,), max_iter=1, early_stopping=False, random_state=0).fit(X)
+    # The target's energy is relative to N(0, I), the Gaussian base's.
+    model = EnergyBasedModel(
+        hidden_sizes=(4,), base="gaussian", max_iter=1, early_stopping=False, random_state=0
+    ).fit(X)
     model.network_ = ExcessEnergy(target)
     return model
 
