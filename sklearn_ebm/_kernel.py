@@ -96,7 +96,7 @@ class _MLPKernel:
             # cosines' columns (output weight folded in, as here) go through
             # the features' own pullback.
             self._fourier = _FourierBuffers(frequencies, backward[0], like)
-            backward[0] = backward[0][:, self._fourier.n_features :]
+            backward[0] = backward[0][:, self._fourier.trig_columns :]
         # The input layer's product is thin (d columns): MKL is faster on a
         # column-major right-hand side there, and never slower.
         backward[0] = backward[0].t().contiguous().t()
@@ -175,7 +175,7 @@ class _FourierBuffers:
     def __init__(self, frequencies, first_backward, like):
         batch = like.shape[0]
         self.n_frequencies = n = frequencies.shape[0]
-        self.n_features = 2 * n
+        self.trig_columns = 2 * n
         self._frequencies = frequencies
         self._frequencies_t = frequencies.t()
         # Sine and cosine columns of the first layer's backward product.
