@@ -93,13 +93,11 @@ def _mlp_kernel(energy_and_grad, x, scale=1.0):
     ):
         return None
     weights = network.weights()
-    frequencies = None if network.features is None else network.features.frequencies
-    tensors = [t for pair in weights for t in pair] + ([] if frequencies is None else [frequencies])
+    features = network.features
+    tensors = [t for pair in weights for t in pair] + list(features.buffers() if features is not None else ())
     if any(t.dtype != x.dtype or t.device != x.device for t in tensors):
         return None
-    kernel = _MLPKernel(
-        weights, network.activation, x, base=base, scale=scale, inputs=inputs, frequencies=frequencies
-    )
+    kernel = _MLPKernel(weights, network.activation, x, base=base, scale=scale, inputs=inputs, features=features)
     return kernel if mixture is None else _TiltKernel(kernel, mixture, scale)
 
 
