@@ -17,7 +17,7 @@ from sklearn.mixture import GaussianMixture
 
 from ._columns import find_discrete_columns, lattice_steps
 from ._mixture import MixtureBase
-from ._network import GaussianBaseEnergy, network_view
+from ._network import GaussianBaseEnergy
 from ._sampling import ClampInUserUnits, LangevinSettings
 from ._training import TrainingSchedule
 from ._training_state import (
@@ -284,8 +284,6 @@ def training_state(estimator, X, device, *, continuing, early_stopping, discrete
             first_layer_scale=INIT_SCALE_FRACTION / resolution,
             **network_params(estimator, X.shape[1]),
         )
-        if network.features is not None:
-            network.features.bound_to(network_view(data, n_inputs).cpu())
         model = GaussianBaseEnergy(network, n_inputs).to(device)
     if estimator.step_size != "auto":
         step_size = estimator.step_size

@@ -26,15 +26,6 @@ class FourierFeatures(nn.Module):
     ``x`` itself is passed through, so the smooth part of a function needs
     no sinusoid.
 
-    The sinusoids read ``x`` clamped to ``[lower, upper]`` per coordinate
-    (the buffers ``lower`` and ``upper``, unbounded until :meth:`bound_to`
-    sets them to data's range). Random sinusoids take arbitrary values far
-    from the points a network was trained on, and an energy on them can put
-    mass there that nothing in training checks (a 2-D model trained for
-    1,000 epochs without early stopping moved most of its mass outside the
-    data); clamped, they hold their values at the data's edge, and beyond it
-    the network extrapolates through ``x`` alone, as a plain MLP does.
-
     Parameters
     ----------
     input_size : int
@@ -64,15 +55,6 @@ class FourierFeatures(nn.Module):
         self.scale = float(scale)
         std = 2 * math.pi * self.scale / math.sqrt(self.input_size)
         self.register_buffer("frequencies", std * torch.randn(self.n_frequencies, self.input_size))
-        self.register_buffer("lower", torch.full((self.input_size,), -math.inf))
-        self.register_buffer("upper", torch.full((self.input_size,), math.inf))
-
-    def bound_to(self, x):
-        """Clamp the sinusoids' input to the range of the rows ``x``, per coordinate; returns self."""
-        with torch.no_grad():
-            self.lower.copy_(x.amin(dim=0))
-            self.upper.copy_(x.amax(dim=0))
-        return self
 
     @property
     def out_features(self):
@@ -81,7 +63,7 @@ class FourierFeatures(nn.Module):
 
     def forward(self, x):
         """The features of ``x``, shape ``(batch, out_features)``."""
-        phase = torch.clamp(x, self.lower, self.upper) @ self.frequencies.T
+        phase = x @ self.frequencies.T
         return torch.cat([torch.sin(phase), torch.cos(phase), x], dim=1)
 
     def features_and_pullback(self, x):
@@ -91,16 +73,14 @@ class FourierFeatures(nn.Module):
         ``dE/dfeatures`` of shape ``(batch, out_features)``, the returned
         function gives ``dE/dx``, shape ``(batch, d)``.
         """
-        clamped = torch.clamp(x, self.lower, self.upper)
-        phase = clamped @ self.frequencies.T
+        phase = x @ self.frequencies.T
         sin, cos = torch.sin(phase), torch.cos(phase)
         features = torch.cat([sin, cos, x], dim=1)
         n = self.n_frequencies
 
         def pullback(grad):
-            # d sin / d phase = cos, d cos / d phase = -sin, d phase / dx = B
-            # where x is inside its bounds, 0 where clamped.
+            # d sin / d phase = cos, d cos / d phase = -sin, d phase / dx = B.
             phase_grad = grad[:, :n] * cos - grad[:, n : 2 * n] * sin
-            return grad[:, 2 * n :] + (phase_grad @ self.frequencies) * (clamped == x)
+            return torch.addmm(grad[:, 2 * n :], phase_grad, self.frequencies)
 
         return features, pullback

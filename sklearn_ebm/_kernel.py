@@ -70,12 +70,12 @@ class _MLPKernel:
     inputs : int or None, default=None
         The network reads the last ``inputs`` coordinates of ``x`` (all when
         None); the others move under the base energy alone.
-    features : FourierFeatures or None, default=None
-        The features the first layer reads (``[sin, cos, x]``), or None when
-        it reads ``x``.
+    frequencies : torch.Tensor of shape (n_frequencies, inputs) or None, default=None
+        The angular frequencies of the :class:`FourierFeatures` the first
+        layer reads (``[sin, cos, x]``), or None when it reads ``x``.
     """
 
-    def __init__(self, weights, activation, like, *, base=0.0, scale=1.0, inputs=None, features=None):
+    def __init__(self, weights, activation, like, *, base=0.0, scale=1.0, inputs=None, frequencies=None):
         hidden, (out_weight, out_bias) = weights[:-1], weights[-1]
         batch, dim = like.shape
         # Columns of x before those the network reads: a view, no copy.
@@ -91,11 +91,11 @@ class _MLPKernel:
         backward = [weight for weight, _ in hidden]
         backward[-1] = out_weight.t() * backward[-1]
         self._fourier = None
-        if features is not None:
+        if frequencies is not None:
             # The move reads the input layer's columns of x; the sines' and
             # cosines' columns (output weight folded in, as here) go through
             # the features' own pullback.
-            self._fourier = _FourierBuffers(features, backward[0], like)
+            self._fourier = _FourierBuffers(frequencies, backward[0], like)
             backward[0] = backward[0][:, self._fourier.trig_columns :]
         # The input layer's product is thin (d columns): MKL is faster on a
         # column-major right-hand side there, and never slower.
@@ -166,25 +166,18 @@ class _MLPKernel:
 class _FourierBuffers:
     """The :class:`FourierFeatures` of an :class:`_MLPKernel`'s input, in buffers made once.
 
-    ``forward`` writes ``[sin(c B^T), cos(c B^T), x]`` into one buffer, the
-    first layer's input, with ``c`` the input clamped to the features'
-    bounds; ``add_pullback`` adds the sines' and cosines' share of the
-    gradient, ``((g W_sin) * cos - (g W_cos) * sin) B`` where ``x`` is within
-    its bounds, to a move (the input columns' share is the kernel's own
-    input-layer product).
+    ``forward`` writes ``[sin(x B^T), cos(x B^T), x]`` into one buffer, the
+    first layer's input; ``add_pullback`` adds the sines' and cosines' share
+    of the gradient, ``((g W_sin) * cos - (g W_cos) * sin) B``, to a move
+    (the input columns' share is the kernel's own input-layer product).
     """
 
-    def __init__(self, features, first_backward, like):
+    def __init__(self, frequencies, first_backward, like):
         batch = like.shape[0]
-        frequencies = features.frequencies
         self.n_frequencies = n = frequencies.shape[0]
         self.trig_columns = 2 * n
         self._frequencies = frequencies
         self._frequencies_t = frequencies.t()
-        self._lower, self._upper = features.lower, features.upper
-        self._clamped = like.new_empty(batch, frequencies.shape[1])
-        self._inside = like.new_empty(batch, frequencies.shape[1])
-        self._move = like.new_empty(batch, frequencies.shape[1])
         # Sine and cosine columns of the first layer's backward product.
         self._trig_weight = first_backward[:, : 2 * n].contiguous()
         self._phase = like.new_empty(batch, n)
@@ -194,9 +187,7 @@ class _FourierBuffers:
         self._trig_grad = like.new_empty(batch, 2 * n)
 
     def forward(self, x):
-        torch.clamp(x, self._lower, self._upper, out=self._clamped)
-        torch.eq(self._clamped, x, out=self._inside)
-        torch.mm(self._clamped, self._frequencies_t, out=self._phase)
+        torch.mm(x, self._frequencies_t, out=self._phase)
         torch.sin(self._phase, out=self._sin)
         torch.cos(self._phase, out=self._cos)
         self._passthrough.copy_(x)
@@ -209,8 +200,7 @@ class _FourierBuffers:
         sin_grad.mul_(self._cos)
         cos_grad.mul_(self._sin)
         sin_grad.sub_(cos_grad)
-        torch.mm(sin_grad, self._frequencies, out=self._move)
-        out.addcmul_(self._move, self._inside, value=alpha)
+        out.addmm_(sin_grad, self._frequencies, alpha=alpha)
 
 
 class _TiltKernel:

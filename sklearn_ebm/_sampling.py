@@ -93,11 +93,13 @@ def _mlp_kernel(energy_and_grad, x, scale=1.0):
     ):
         return None
     weights = network.weights()
-    features = network.features
-    tensors = [t for pair in weights for t in pair] + list(features.buffers() if features is not None else ())
+    frequencies = None if network.features is None else network.features.frequencies
+    tensors = [t for pair in weights for t in pair] + ([] if frequencies is None else [frequencies])
     if any(t.dtype != x.dtype or t.device != x.device for t in tensors):
         return None
-    kernel = _MLPKernel(weights, network.activation, x, base=base, scale=scale, inputs=inputs, features=features)
+    kernel = _MLPKernel(
+        weights, network.activation, x, base=base, scale=scale, inputs=inputs, frequencies=frequencies
+    )
     return kernel if mixture is None else _TiltKernel(kernel, mixture, scale)
 
 

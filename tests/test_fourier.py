@@ -41,46 +41,6 @@ def test_phase_spread_at_a_typical_row_follows_scale_whatever_d(d):
     assert spread == pytest.approx(2 * math.pi * 0.3, rel=0.05)
 
 
-def test_sinusoids_hold_their_values_beyond_the_bounds():
-    # Outside the rows' range the sines and cosines read the nearest point of
-    # the range; x itself passes through unclamped.
-    torch.manual_seed(0)
-    features = FourierFeatures(2, n_frequencies=5)
-    rows = torch.randn(50, 2)
-    features.bound_to(rows)
-    torch.testing.assert_close(features.lower, rows.amin(0))
-    torch.testing.assert_close(features.upper, rows.amax(0))
-    far = torch.tensor([[100.0, -100.0], [0.0, 100.0]])
-    edge = torch.stack([features.upper[0], features.lower[1]]), torch.stack([torch.tensor(0.0), features.upper[1]])
-    out, at_edge = features(far), features(torch.stack(edge))
-    torch.testing.assert_close(out[:, :10], at_edge[:, :10])
-    torch.testing.assert_close(out[:, 10:], far)
-    # Unbounded (the default), the features of a far point differ from the edge's.
-    unbounded = FourierFeatures(2, n_frequencies=5)
-    unbounded.frequencies.copy_(features.frequencies)
-    assert not torch.allclose(unbounded(far)[:, :10], unbounded(torch.stack(edge))[:, :10])
-
-
-def test_gradient_beyond_the_bounds_is_the_inputs_alone():
-    torch.manual_seed(0)
-    net = EnergyMLP(2, hidden_sizes=(8,), fourier_features=4).double()
-    torch.nn.init.normal_(net.linear_layers()[-1].weight)
-    net.features.bound_to(torch.randn(20, 2, dtype=torch.float64))
-    x = torch.tensor([[50.0, 0.1], [0.1, -0.2], [-50.0, 60.0]], dtype=torch.float64)
-    energies, grad = net.energy_and_grad(x)
-    leaf = x.clone().requires_grad_(True)
-    (expected,) = torch.autograd.grad(net(leaf).sum(), leaf)
-    torch.testing.assert_close(grad, expected)
-
-
-def test_estimator_bounds_the_features_to_the_whitened_training_range(rings):
-    model = EnergyBasedModel(hidden_sizes=(16,), max_iter=1, random_state=0).fit(rings)
-    z = torch.as_tensor(model.whitening_.transform(rings), dtype=torch.float32)
-    features = model.network_.features
-    torch.testing.assert_close(features.lower, z.amin(0))
-    torch.testing.assert_close(features.upper, z.amax(0))
-
-
 def test_frequencies_are_a_buffer_not_a_parameter():
     features = FourierFeatures(2, n_frequencies=3)
     assert list(features.parameters()) == []
@@ -137,8 +97,6 @@ def test_fused_chains_on_features_move_as_autograd_does(hidden_sizes, energy_cla
     torch.nn.init.normal_(net.linear_layers()[-1].weight)
     model = GaussianBaseEnergy(net) if energy_class == "gaussian" else net
     x = torch.randn(16, 3, dtype=torch.float64)
-    # Bounded by half the rows: the others start, in some coordinate, outside.
-    net.features.bound_to(x[:8])
     assert _mlp_kernel(model.energy_and_grad, x) is not None
 
     def autograd_energy_and_grad(z):
