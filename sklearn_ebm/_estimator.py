@@ -30,6 +30,10 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
       most linearly. ``reg_alpha`` penalizes ``f`` only. The first layer's
       initial weights are scaled to the finest scale the data resolve, so
       that fine structure (many rows in few dimensions) is learned in time.
+    - **Low-dimensional data.** On data of at most 2 features the network
+      reads random Fourier features and corrects a Gaussian mixture instead
+      (``fourier_features="auto"``, ``base="auto"``), which resolves fine
+      structure that the plain model smooths over.
     - **Persistent chains.** Negatives continue chains kept in a replay
       buffer, a fraction ``reinit_freq`` restarting from N(0, I) each draw.
       The Langevin defaults are those of a proper sampler (``noise_scale=1``)
