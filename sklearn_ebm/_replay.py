@@ -56,8 +56,15 @@ class ReplayBuffer:
         return index, torch.where(restart.unsqueeze(1), fresh, start)
 
     def store(self, index, chains):
-        """Write advanced chains back at ``index``."""
-        self.chains[index] = chains
+        """Write advanced chains back at ``index``; a slot drawn twice keeps its last chain."""
+        # An indexed write with repeated indices lands in an unspecified order
+        # on CUDA (and on CPU across threads), which made seeded fits on a GPU
+        # differ from run to run. Each repeat writes the value of its slot's last
+        # draw instead, so the order no longer matters; no host sync.
+        positions = torch.arange(len(index), device=index.device)
+        last = torch.full((self.chains.shape[0],), -1, dtype=positions.dtype, device=index.device)
+        last.scatter_reduce_(0, index, positions, reduce="amax")
+        self.chains[index] = chains[last[index]]
 
     def to(self, device):
         """Move the chains to ``device``; returns self."""

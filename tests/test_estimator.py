@@ -225,7 +225,8 @@ def test_network_reads_the_leading_principal_directions(make_model, base):
     assert np.all(np.diff(root_eigenvalues) >= 0)
     assert root_eigenvalues[-2] > 5 * root_eigenvalues[-3]
     with torch.no_grad():
-        network = model.network_(torch.as_tensor(z[:, -2:], dtype=torch.float32))[:, 0].double().numpy()
+        inputs = torch.as_tensor(z[:, -2:], dtype=torch.float32, device=model.device_)
+        network = model.network_(inputs)[:, 0].double().cpu().numpy()
     if base == "gaussian":
         expected = -(network + 0.5 * (z**2).sum(axis=1)) + model.whitening_.log_det
         np.testing.assert_allclose(model.score_samples(X), expected, rtol=1e-5, atol=1e-5)
@@ -967,3 +968,15 @@ def test_sample_uses_the_fitted_step_size(make_model):
     first = model.sample(5, random_state=1)
     model.step_size_ = 4 * model.step_size_
     assert not np.allclose(model.sample(5, random_state=1), first)
+
+
+def test_replay_buffer_keeps_the_last_chain_of_a_slot_drawn_twice():
+    # Draws are with replacement: a slot can come back twice in one batch.
+    # Its stored chain is the last one, however the indexed write is ordered
+    # (undefined for repeated indices on CUDA), so seeded fits repeat there too.
+    buffer = ReplayBuffer(torch.zeros(4, 2), reinit_freq=0.0)
+    index = torch.tensor([1, 3, 1, 1, 0])
+    chains = torch.arange(10.0).view(5, 2)
+    buffer.store(index, chains)
+    expected = torch.tensor([[8.0, 9.0], [6.0, 7.0], [0.0, 0.0], [2.0, 3.0]])
+    assert torch.equal(buffer.chains, expected)

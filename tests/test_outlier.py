@@ -228,7 +228,7 @@ def test_robust_training_scores_only_the_epochs_rows(make_detector, monkeypatch)
     for rows in trained:
         assert len(rows) <= 64
         # The far cluster's rows (beyond the midpoint to it) are left out.
-        assert not ((rows.numpy() @ far) > 0.5 * far @ far).any()
+        assert not ((rows.cpu().numpy() @ far) > 0.5 * far @ far).any()
 
 
 def test_robust_training_ranks_a_contaminating_cluster_as_outliers(fast_params):

@@ -56,7 +56,8 @@ def model_with_energy(target, d):
     X = np.random.RandomState(0).normal(size=(64, d))
     # The target's energy is relative to N(0, I), the Gaussian base's.
     model = EnergyBasedModel(
-        hidden_sizes=(4,), base="gaussian", max_iter=1, early_stopping=False, random_state=0
+        hidden_sizes=(4,), base="gaussian", max_iter=1, early_stopping=False, random_state=0,
+        device="cpu",  # the target energies hold CPU tensors
     ).fit(X)
     model.network_ = ExcessEnergy(target)
     return model
@@ -134,7 +135,9 @@ def test_energy_grows_quadratically_far_from_the_data():
     # exp(-E) is integrable over the whole space: E(z) >= ||z||^2 / 2 - L ||z|| - c.
     # Even a network with large random weights cannot cancel the quadratic term.
     X = np.random.RandomState(0).normal(size=(200, 3))
-    model = EnergyBasedModel(hidden_sizes=(32, 32), max_iter=2, early_stopping=False, random_state=0).fit(X)
+    model = EnergyBasedModel(
+        hidden_sizes=(32, 32), max_iter=2, early_stopping=False, random_state=0, device="cpu"
+    ).fit(X)
     with torch.no_grad():
         for layer in model.network_.linear_layers():
             layer.weight.mul_(20.0)
@@ -164,7 +167,9 @@ def test_log_z_of_a_network_reading_the_leading_directions_anneals_only_those():
     # all of them (a plain callable hides the structure).
     rng = np.random.RandomState(0)
     X = rng.randn(400, 2) @ rng.randn(2, 6) + 0.1 * rng.randn(400, 6)
-    fitted = EnergyBasedModel(hidden_sizes=(16,), max_network_inputs=2, max_iter=5, random_state=0).fit(X)
+    fitted = EnergyBasedModel(
+        hidden_sizes=(16,), max_network_inputs=2, max_iter=5, random_state=0, device="cpu"
+    ).fit(X)
     model = fitted._model()
     log_z, stderr = ais_log_partition(model, 6, generator=torch.Generator().manual_seed(1))
     alone, _ = ais_log_partition(GaussianBaseEnergy(model.network), 2, generator=torch.Generator().manual_seed(1))

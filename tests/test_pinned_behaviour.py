@@ -8,8 +8,9 @@ that is meant to alter training re-records them, and says so in its commit:
     python tests/test_pinned_behaviour.py --record
 
 The values were recorded on one thread on this project's CPU machines, where
-they reproduce bit for bit; the tolerance only admits another CPU's float
-rounding in the last digits.
+they reproduce bit for bit; the tolerance only admits another CPU's or torch
+build's float rounding in the last digits. The fits run on the CPU also where a GPU is
+present: a GPU's float rounding differs from the CPU's.
 """
 
 import sys
@@ -53,6 +54,7 @@ def pinned_values():
             # training code, not of later defaults.
             learning_rate=3e-3,
             random_state=0,
+            device="cpu",
         ).fit(X)
         _record("density", density, X, out)
         density.set_params(warm_start=True, max_iter=3).fit(X[::2])
@@ -73,6 +75,7 @@ def pinned_values():
             langevin_steps=10,
             learning_rate=3e-3,
             random_state=3,
+            device="cpu",
         ).fit(X)
         _record("detector", detector, X, out)
         out["detector/offset"] = np.asarray(detector.offset_)
@@ -91,7 +94,9 @@ def fresh_values():
 @pytest.mark.parametrize("name", sorted(np.load(PINNED).files) if PINNED.exists() else [])
 def test_seeded_fits_reproduce_the_recorded_values(fresh_values, name):
     recorded = np.load(PINNED)[name]
-    np.testing.assert_allclose(fresh_values[name], recorded, rtol=1e-6, atol=1e-9, err_msg=name)
+    # A change to training moves these values by 1e-3 or more; another CPU
+    # and torch build (2.11 on an H200 machine's CPU) moved them by up to 2e-6.
+    np.testing.assert_allclose(fresh_values[name], recorded, rtol=1e-5, atol=1e-6, err_msg=name)
 
 
 def test_every_recorded_value_is_checked(fresh_values):
