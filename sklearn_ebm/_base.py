@@ -233,6 +233,7 @@ class BaseEnergyModel(BaseEstimator):
         self.whitening_ = state.whitening
         self.base_ = getattr(state.model, "base", None)
         self.best_epoch_ = result.best_epoch
+        self.correction_scale_ = result.correction_scale
         self._optimizer_state = state.optimizer.state_dict()
         self._replay_buffer = state.buffer
         self.step_size_ = state.step_size

@@ -196,7 +196,11 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the data and stop when its
         denoising score matching score has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs, restoring the best weights.
+        ``n_iter_no_change`` epochs, restoring the best weights. The kept
+        network's output is then scaled by the factor in ``[0, 1]`` with the
+        best held-out log-likelihood (``correction_scale_``; 0 is the base
+        alone), so the fitted density is not less likely on held-out rows
+        than its base.
     validation_fraction : float in (0, 1), default=0.1
         Share of the data held out when ``early_stopping``.
     n_iter_no_change : int, default=10
@@ -247,6 +251,13 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
     best_epoch_ : int or None
         The epoch whose weights the model holds (0: the weights training
         started from, with ``base="mixture"`` the base itself).
+    correction_scale_ : float
+        The factor the kept network's output was scaled by, chosen from 0,
+        0.05, ..., 1 on the held-out rows' log-likelihood (``log Z`` by
+        importance sampling from the base): the energy is ``B + t f``. 1.0
+        without early stopping, with ``spectral_norm=True`` (a spectrally
+        normalized output layer cannot be scaled), for ``partial_fit`` and
+        when a fit ends within the weight average's warm-up.
     batch_size_ : int
         The minibatch size training used: the ``batch_size`` parameter, or
         the value "auto" chose, capped at the training rows.

@@ -122,7 +122,7 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
     network_, device_, whitening_, n_features_in_, feature_names_in_, n_iter_, \
 loss_curve_, energy_gap_curve_, validation_scores_, best_validation_score_, \
 discrete_columns_, discrete_values_, data_min_, data_max_, batch_size_, step_size_, \
-base_, best_epoch_
+base_, best_epoch_, correction_scale_
         As in :class:`EnergyBasedModel`.
 
     See Also

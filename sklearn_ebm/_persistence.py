@@ -48,6 +48,8 @@ _ADDED_FITTED = {
     "batch_size_": lambda: None,
     "base_": lambda: None,
     "best_epoch_": lambda: None,
+    # Networks fitted before the scale was chosen were kept whole.
+    "correction_scale_": lambda: 1.0,
 }
 
 

@@ -17,6 +17,7 @@ from torch.nn.utils import parametrize
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ._contamination import score_threshold
+from ._correction_scale import best_correction_scale, scale_output
 from ._losses import (
     contrastive_divergence_loss,
     denoising_score_matching_loss,
@@ -25,6 +26,7 @@ from ._losses import (
 from ._network import GaussianBaseEnergy
 from ._progress import EpochReporter
 from ._sampling import draw_negatives
+from ._training_state import _BASE_DRAWS
 
 __all__ = [
     "TrainingSchedule",
@@ -98,6 +100,9 @@ class TrainingResult:
     best_epoch : int or None
         The epoch whose weights ``network`` holds (0: the weights training
         started from), or None when the fit ended within the warm-up.
+    correction_scale : float
+        The factor ``network``'s output was scaled by (1.0: unscaled), see
+        :func:`_keep_best_correction_scale`.
     """
 
     network: torch.nn.Module
@@ -108,6 +113,7 @@ class TrainingResult:
     best_score: float = None
     still_improving: bool = False
     best_epoch: int = None
+    correction_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -327,16 +333,57 @@ def run_training(state, schedule):
         best_score = scores[-1] if scores else best_score
     use_best = schedule.early_stopping and best_weights is not None
     scored.network.load_state_dict(best_weights if use_best else last_weights)
+    # Copied before the kept network's output is scaled: a continued fit
+    # resumes from the trained correction, not from its scaled copy.
+    trained_weights = copy.deepcopy(model.network.state_dict())
+    correction_scale = _keep_best_correction_scale(scored, state) if use_best else 1.0
     return TrainingResult(
         best_epoch=best_epoch if use_best else len(losses),
         network=scored.network,
-        trained_weights=copy.deepcopy(model.network.state_dict()),
+        trained_weights=trained_weights,
+        correction_scale=correction_scale,
         losses=losses,
         energy_gaps=gaps,
         validation_scores=scores,
         best_score=best_score if schedule.early_stopping else None,
         still_improving=still_improving,
     )
+
+
+def _keep_best_correction_scale(model, state):
+    """Scale the kept network's output by the factor with the best held-out log-likelihood.
+
+    Early stopping keeps the best epoch by its criterion, which for the
+    Gaussian base (denoising score matching) does not follow the held-out
+    likelihood: on real tabular data a kept correction could make the model
+    less likely than its own base. The model ``B + t f`` with ``t`` in
+    ``[0, 1]`` is scored on the held-out rows, ``log Z`` by importance
+    sampling from the base (:func:`best_correction_scale`); ``t = 0`` is the
+    base itself. Returns the scale (1.0 where the output layer is spectrally
+    normalized and cannot be scaled).
+    """
+    network = model.network
+    if parametrize.is_parametrized(network.linear_layers()[-1]):
+        return 1.0
+    data = state.monitor
+    if state.base_draws is not None:
+        draws = state.base_draws
+    else:
+        # The base is N(0, I); the network reads only its last
+        # network_inputs coordinates, which are standard normal too.
+        draws = torch.randn((_BASE_DRAWS, network.input_size), device=data.device, dtype=data.dtype)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), parametrize.cached():
+            f_validation = model.network_energy(data)[:, 0]
+            f_base = (model.network_energy(draws) if state.base_draws is not None else network(draws))[:, 0]
+    finally:
+        model.train(was_training)
+    scale, _ = best_correction_scale(f_validation, f_base)
+    if scale != 1.0:
+        scale_output(network, scale)
+    return scale
 
 
 def _score(model, state):

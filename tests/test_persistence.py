@@ -271,6 +271,8 @@ def test_state_of_0_1_0_loads(fitted_model, X_small):
     del state["weight_decay"], state["negative_fraction"], state["max_samples"], state["objective"]
     del state["max_network_inputs"], state["fourier_features"], state["fourier_scale"]
     del state["network_"]["config"]["fourier_features"], state["network_"]["config"]["fourier_scale"]
+    # A fitted attribute added since 0.1.0.
+    del state["correction_scale_"]
 
     def tensors(obj):
         if isinstance(obj, np.ndarray):
@@ -294,6 +296,7 @@ def test_state_of_0_1_0_loads(fitted_model, X_small):
         warnings.simplefilter("error")
         old.__setstate__(state)
     assert_same_model(fitted_model, old, X_small)
+    assert old.correction_scale_ == 1.0
     old.set_params(warm_start=True, max_iter=1).fit(X_small)
     assert old.n_iter_ == fitted_model.n_iter_ + 1
     # ... and continues with decoupled weight decay, a parameter 0.1.0 did

@@ -1,4 +1,5 @@
-"""Seeded fits reproduce the values recorded from the code of 6119029.
+"""Seeded fits reproduce the values recorded from the code of 6119029 (density and
+warm-start scores and samples re-recorded with the correction scale).
 
 These pins guard refactors of the training loop, its state and persistence:
 ``score_samples``, ``sample``, ``loss_curve_`` and ``n_iter_`` of a few seeded
