@@ -26,7 +26,7 @@ from ._losses import (
 from ._network import GaussianBaseEnergy
 from ._progress import EpochReporter
 from ._sampling import draw_negatives
-from ._training_state import _BASE_DRAWS
+from ._training_state import _BASE_DRAWS, with_base
 
 __all__ = [
     "TrainingSchedule",
@@ -261,8 +261,11 @@ def run_training(state, schedule):
     """
     model, data = state.model, state.data
     averaged = _weight_average(model.network, schedule.ema_decay, state.averaged_from)
-    scored = GaussianBaseEnergy(
-        averaged.module if averaged is not None else model.network, model.network_inputs
+    # The model early stopping scores, trims with and keeps: the averaged
+    # network over the same base as the trained one.
+    scored = with_base(
+        GaussianBaseEnergy(averaged.module if averaged is not None else model.network, model.network_inputs),
+        getattr(model, "base", None),
     )
     warmup_epochs = _warmup_epochs(schedule, len(data)) if averaged is not None else 0
     losses, gaps, scores = [], [], []

@@ -115,3 +115,15 @@ def test_the_base_is_chosen_on_the_validation_rows():
     np.testing.assert_array_equal(base.covariances, np.eye(8)[None])
     # Without validation rows, BIC on the training rows.
     assert fit_mixture(two_modes, random_state=0).n_components == 2
+
+
+def test_validation_scores_are_held_out_log_likelihoods_of_the_mixture_model():
+    # Early stopping scores the network over the mixture itself: the best
+    # validation score, moved to the data's units, is a held-out
+    # log-likelihood close to the model's score on all rows (it was the
+    # Gaussian's energy plus the network's, a nat off on these two clusters).
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.randn(1000, 3) * 0.3 - 2.0, rng.randn(1000, 3) * 0.3 + 2.0]
+    model = EnergyBasedModel(hidden_sizes=(16,), max_iter=5, ema_decay=0.0, base="mixture", random_state=0).fit(X)
+    held_out = model.best_validation_score_ + model.whitening_.log_det
+    assert abs(held_out - model.score(X)) < 0.3
