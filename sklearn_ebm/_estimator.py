@@ -81,18 +81,22 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
     base : {"auto", "gaussian", "mixture"}, default="auto"
         The density the network corrects. "gaussian": ``||z||**2 / 2``, the
         Gaussian fitted by the whitening. "mixture": a full-covariance
-        Gaussian mixture fitted to the whitened training rows first (1, 2, 4,
-        8 or 16 components, or the whitening's Gaussian, whichever scores
-        best on the validation rows; lowest BIC without them), so that the
-        untrained model is that mixture (a residual energy model, Deng et
-        al. 2020). Chains start and restart at exact draws from it,
+        Gaussian mixture fitted to the whitened training rows first, with a
+        defensive share (0.1%, 1% or 5%) of the whitening's Gaussian, so
+        that a held-out row outside its components is never much less
+        likely than under that Gaussian. The components (1, 2, 4, 8 or 16)
+        and the share, or the whitening's Gaussian alone, are whichever
+        scores best on held-out rows: the validation rows from 1,000
+        training rows, else 5-fold cross-validation on the training rows.
+        The untrained model is that mixture (a residual energy model, Deng
+        et al. 2020). Chains start and restart at exact draws from it,
         :meth:`log_partition` anneals from it, and early stopping follows
         the held-out log-likelihood (``log Z`` by importance sampling from
         the base) with the base itself as the first candidate, so the fit
         keeps the mixture unless training improves on it. The fitted
-        mixture is ``base_``. "auto": "mixture" on data of at most 2
-        features or of at least 1,000 rows and at most 100 features (where
-        the validation rows can choose the components), else "gaussian".
+        mixture is ``base_``. "auto": "mixture" on data of at most 100
+        features, except that where the whitening's Gaussian wins the
+        choice, the model is the "gaussian" one; "gaussian" on wider data.
         With Fourier features, the
         low-dimensional model that "auto" picks for both lowered the held-out
         NLL of every 2-D density of the benchmark on every seed (0.04 to
@@ -249,7 +253,8 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
     data_min_, data_max_ : ndarray of shape (`n_features_in_`,)
         Each feature's minimum and maximum over the training data.
     base_ : MixtureBase or None
-        The fitted mixture with ``base="mixture"``, else None.
+        The fitted mixture where the model corrects one (``base="mixture"``,
+        or "auto" where a mixture won), else None.
     best_epoch_ : int or None
         The epoch whose weights the model holds (0: the weights training
         started from, with ``base="mixture"`` the base itself).

@@ -13,10 +13,9 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.mixture import GaussianMixture
 
 from ._columns import find_discrete_columns, lattice_steps
-from ._mixture import MixtureBase
+from ._mixture_choice import MIXTURE_MAX_FEATURES, fit_mixture, is_standard_normal
 from ._network import GaussianBaseEnergy
 from ._sampling import ClampInUserUnits, LangevinSettings
 from ._training import TrainingSchedule
@@ -51,26 +50,9 @@ __all__ = [
 NETWORK_PARAMS = (
     "hidden_sizes", "activation", "dropout", "spectral_norm", "fourier_features", "fourier_scale",
 )
-# base="mixture": n_components tried. The best held-out log-likelihood on the
-# validation rows wins (BIC on the training rows without them): on 100-row
-# sets BIC still picks 4 full-covariance components that score 9 nats per row
-# below a kernel density on held-out rows. Wider data gets one
-# full-covariance Gaussian, as k full d x d covariances would cost more than
-# the fit they serve.
-_MIXTURE_COMPONENTS = (1, 2, 4, 8, 16)
-_MIXTURE_MAX_FEATURES = 100
-_MIXTURE_REG_COVAR = 1e-4
 # base="auto" and fourier_features="auto": the low-dimensional model (a
 # mixture base, 64 Fourier frequencies) up to this many features.
 _LOW_DIMENSIONAL_FEATURES = 2
-# base="auto": the mixture base on wider data from this many training rows
-# (and at most _MIXTURE_MAX_FEATURES features). Its components are chosen on
-# the validation rows, a tenth of the rows: on a hundred of them a mixture
-# "won" by chance and scored 2 to 5 nats per row below the Gaussian base on
-# test rows (WBC, glass), while from a thousand rows up it matched or beat
-# the BIC mixture where columns pile up on a few values (mammography,
-# shuttle, pendigits, annthyroid).
-_AUTO_MIXTURE_MIN_ROWS = 1000
 _AUTO_FOURIER_FEATURES = 64
 # Rows the whitening is fitted on, at most (evenly spaced): its mean and
 # covariance then err by about 0.3% of a standard deviation.
@@ -95,14 +77,11 @@ def low_dimensional(n_features):
     return n_features <= _LOW_DIMENSIONAL_FEATURES
 
 
-def resolved_base(estimator, n_samples, n_features):
+def resolved_base(estimator, n_features):
     """``"gaussian"`` or ``"mixture"``: ``base``, with "auto" resolved for the data's shape."""
     if estimator.base != "auto":
         return estimator.base
-    if low_dimensional(n_features):
-        return "mixture"
-    many_rows = n_samples >= _AUTO_MIXTURE_MIN_ROWS and n_features <= _MIXTURE_MAX_FEATURES
-    return "mixture" if many_rows else "gaussian"
+    return "mixture" if n_features <= MIXTURE_MAX_FEATURES else "gaussian"
 
 
 def network_params(estimator, n_features):
@@ -232,30 +211,6 @@ def check_network_unchanged(estimator):
             )
 
 
-def fit_mixture(Z, Z_validation=None, random_state=None):
-    """The full-covariance Gaussian mixture of ``Z`` (float64) with the number of
-    components that scores best on ``Z_validation`` (lowest BIC without it), as a
-    :class:`MixtureBase`; with validation rows, N(0, I) is a candidate too."""
-    candidates = _MIXTURE_COMPONENTS if Z.shape[1] <= _MIXTURE_MAX_FEATURES else (1,)
-    d = Z.shape[1]
-    # The standard normal (the whitening's shrunk Gaussian) is a candidate
-    # too: on a hundred rows it beats every maximum-likelihood mixture.
-    best = MixtureBase(np.ones(1), np.zeros((1, d)), np.eye(d)[None])
-    best_criterion = math.inf
-    if Z_validation is not None:
-        best_criterion = -float(np.mean(-best.energy(torch.as_tensor(Z_validation)).numpy()))
-    for k in candidates:
-        if Z.shape[0] < 2 or (k > 1 and k > Z.shape[0] // 2):
-            break
-        mixture = GaussianMixture(
-            n_components=k, covariance_type="full", reg_covar=_MIXTURE_REG_COVAR, random_state=random_state
-        ).fit(Z)
-        criterion = mixture.bic(Z) if Z_validation is None else -mixture.score(Z_validation)
-        if criterion < best_criterion:
-            best, best_criterion = MixtureBase.from_sklearn(mixture), criterion
-    return best
-
-
 def training_state(estimator, X, device, *, continuing, early_stopping, discrete, data_range, seed=None):
     """What training needs, fresh or taken over from the fitted ``estimator``.
 
@@ -303,11 +258,16 @@ def training_state(estimator, X, device, *, continuing, early_stopping, discrete
     previous_optimizer = getattr(estimator, "_optimizer_state", None) if continuing else None
     if continuing:
         base = getattr(estimator, "base_", None)
-    elif resolved_base(estimator, *X.shape) == "mixture":
+    elif resolved_base(estimator, X.shape[1]) == "mixture":
         # Fitted to the training rows (dequantized), after the validation split.
         def base(rows, validation):
             validation = None if validation is None else validation.cpu().double().numpy()
-            return fit_mixture(rows.cpu().double().numpy(), validation, random_state=seed)
+            chosen = fit_mixture(rows.cpu().double().numpy(), validation, random_state=seed)
+            # "auto" where no mixture beats the standard normal: the Gaussian
+            # base, whose early stopping (denoising score matching) does not
+            # lean on importance sampling from it, which fails once the
+            # correction sharpens (WBC: 8,192 draws, effective sample size 30).
+            return None if estimator.base == "auto" and is_standard_normal(chosen) else chosen
     else:
         base = None
     return start_training(

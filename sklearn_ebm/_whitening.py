@@ -4,11 +4,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Whitening", "fit_whitening", "ledoit_wolf_covariance"]
+__all__ = ["EIGENVALUE_FLOOR", "Whitening", "fit_whitening", "ledoit_wolf_covariance"]
 
 # Smallest eigenvalue kept, in units of a standardized feature's variance:
 # constant and collinear directions get a finite, large scale instead of 1/0.
-_EIGENVALUE_FLOOR = 1e-3
+EIGENVALUE_FLOOR = 1e-3
 # Columns whose standard deviation is below this are constant.
 _SCALE_FLOOR = 1e-300
 
@@ -61,7 +61,7 @@ def fit_whitening(X):
     else:
         covariance = np.eye(X.shape[1])
     eigenvalues, eigenvectors = np.linalg.eigh(covariance)
-    eigenvalues = np.maximum(eigenvalues, _EIGENVALUE_FLOOR)
+    eigenvalues = np.maximum(eigenvalues, EIGENVALUE_FLOOR)
     root = np.sqrt(eigenvalues)
     forward = (eigenvectors / root) / scale[:, None]
     inverse = (eigenvectors * root).T * scale

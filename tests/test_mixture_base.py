@@ -71,10 +71,12 @@ def test_a_fit_that_keeps_the_base_is_the_mixture(moons, fast_params):
 
 def test_early_stopping_keeps_the_best_held_out_log_likelihood(moons, fast_params):
     model = EnergyBasedModel(
-        **{**fast_params, "hidden_sizes": (32, 32), "early_stopping": True, "max_iter": 15, "base": "mixture"}
+        **{**fast_params, "hidden_sizes": (32, 32), "early_stopping": True, "max_iter": 15, "base": "mixture",
+           "ema_decay": 0.0}
     ).fit(moons)
     # validation_scores_ are held-out log-likelihoods (nats per row, whitened
-    # units), and the kept weights are the best of them or the base's.
+    # units), and the kept weights are the best of them or the base's (no
+    # weight average, so no warm-up epochs that cannot be kept).
     scores = model.validation_scores_
     if model.best_epoch_ == 0:
         assert model.best_validation_score_ + model.tol >= max(scores)
@@ -97,24 +99,86 @@ def test_mixture_base_pickles_samples_and_continues(moons, fast_params, Est):
 
 
 def test_gaussian_base_has_no_mixture(fast_params, X_small):
-    model = EnergyBasedModel(**fast_params).fit(X_small)
+    model = EnergyBasedModel(**{**fast_params, "base": "gaussian"}).fit(X_small)
     assert model.base_ is None
 
 
-def test_the_base_is_chosen_on_the_validation_rows():
-    from sklearn_ebm._fit_setup import fit_mixture
+def test_auto_keeps_the_gaussian_base_where_no_mixture_beats_it(fast_params, X_small):
+    # Gaussian rows: the standard normal wins the cross-validation, and
+    # "auto" then trains on the plain Gaussian base.
+    assert EnergyBasedModel(**fast_params).fit(X_small).base_ is None
+    # Two clusters: a mixture wins.
+    rng = np.random.RandomState(0)
+    clusters = np.r_[rng.randn(150, 4) * 0.3 - 2.0, rng.randn(150, 4) * 0.3 + 2.0]
+    assert EnergyBasedModel(**fast_params).fit(clusters).base_.n_components == 3  # and N(0, I)
+    # More than 100 features: the Gaussian base without trying mixtures.
+    wide = np.c_[clusters, rng.randn(300, 100)]
+    assert EnergyBasedModel(**{**fast_params, "max_iter": 1}).fit(wide).base_ is None
+
+
+def test_the_base_is_chosen_on_held_out_rows():
+    from sklearn_ebm._mixture_choice import fit_mixture, is_standard_normal
 
     rng = np.random.RandomState(0)
-    two_modes = np.r_[rng.randn(300, 2) * 0.3 - 2.0, rng.randn(300, 2) * 0.3 + 2.0]
+    two_modes = np.r_[rng.randn(1000, 2) * 0.3 - 2.0, rng.randn(1000, 2) * 0.3 + 2.0]
     rng.shuffle(two_modes)
-    assert fit_mixture(two_modes[:500], two_modes[500:], random_state=0).n_components == 2
+    # From 1,000 rows: on the validation rows (where they are standard
+    # normal, any mixture loses).
+    assert fit_mixture(two_modes[:1800], two_modes[1800:], random_state=0).n_components > 2
+    assert is_standard_normal(fit_mixture(two_modes[:1800], rng.randn(200, 2), random_state=0))
+    # Below 1,000 rows, or without validation rows: 5-fold cross-validation
+    # on the training rows.
+    assert fit_mixture(two_modes[:300], rng.randn(200, 2), random_state=0).n_components > 2
+    assert fit_mixture(two_modes, random_state=0).n_components > 2
     # Few rows in several dimensions: the standard normal beats every
     # maximum-likelihood mixture on held-out rows.
-    few = rng.randn(40, 8)
-    base = fit_mixture(few[:30], few[30:], random_state=0)
-    np.testing.assert_array_equal(base.covariances, np.eye(8)[None])
-    # Without validation rows, BIC on the training rows.
-    assert fit_mixture(two_modes, random_state=0).n_components == 2
+    assert is_standard_normal(fit_mixture(rng.randn(40, 8), random_state=0))
+    # Too few rows to hold any out.
+    assert is_standard_normal(fit_mixture(two_modes[:9], random_state=0))
+
+
+def test_a_mixture_base_keeps_a_defensive_share_of_the_standard_normal():
+    # Two tight modes and one row far from both: undefended, the far row
+    # costs hundreds of nats; the base keeps a share of N(0, I), so its
+    # log-density there is bounded by log(share) + log N(z; 0, I).
+    from sklearn_ebm._mixture_choice import DEFENSIVE_SHARES, fit_mixture
+
+    rng = np.random.RandomState(0)
+    two_modes = np.r_[rng.randn(200, 2) * 0.05 - 1.0, rng.randn(200, 2) * 0.05 + 1.0]
+    base = fit_mixture(two_modes, random_state=0)
+    share = base.weights[-1]
+    assert share in DEFENSIVE_SHARES
+    np.testing.assert_array_equal(base.means[-1], 0.0)
+    np.testing.assert_array_equal(base.covariances[-1], np.eye(2))
+    np.testing.assert_allclose(base.weights.sum(), 1.0)
+    far = torch.tensor([[0.0, 3.0]], dtype=torch.float64)
+    bound = np.log(share) - 0.5 * 9.0 - np.log(2 * np.pi)
+    assert -float(base.energy(far)) >= bound
+
+
+def test_cross_validation_scores_the_candidates_on_every_row():
+    # The scores are mean held-out log-densities: the standard normal's
+    # candidate (a shrunk Gaussian refitted per fold) scores N(0, s^2 I)
+    # rows near their entropy, -d/2 log(2 pi e s^2), and so does one component.
+    from sklearn_ebm._mixture_choice import _cross_validated
+
+    rows = np.random.RandomState(0).randn(2000, 3) * 0.5
+    scores = _cross_validated(rows, (1, 2), random_state=0)
+    entropy = -1.5 * np.log(2 * np.pi * np.e * 0.25)
+    assert abs(scores[None] - entropy) < 0.05
+    assert abs(scores[1, 0.001] - scores[None]) < 0.01
+    assert scores[2, 0.001] < scores[1, 0.001] + 0.01
+    # Where N(0, I) is too wide, a share of it costs about -log(1 - share).
+    assert scores[1, 0.05] < scores[1, 0.001]
+
+
+def test_component_counts_are_bounded_by_the_rows():
+    from sklearn_ebm._mixture_choice import _components_allowed
+
+    assert _components_allowed(10_000, 2) == (1, 2, 4, 8, 16)
+    # 32 features: 560 parameters per component, so 90 rows fit 2 at most.
+    assert _components_allowed(90, 32) == (1, 2)
+    assert _components_allowed(1000, 101) == (1,)
 
 
 def test_validation_scores_are_held_out_log_likelihoods_of_the_mixture_model():
