@@ -84,8 +84,8 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         Gaussian mixture fitted to the whitened training rows first, with a
         defensive share (0.1%, 1% or 5%) of the whitening's Gaussian, so
         that a held-out row outside its components is never much less
-        likely than under that Gaussian. The components (1, 2, 4, 8 or 16)
-        and the share, or the whitening's Gaussian alone, are whichever
+        likely than under that Gaussian. The components (1, 2, 4, ..., 32,
+        doubled while doubling helps) and the share, or the whitening's Gaussian alone, are whichever
         scores best on held-out rows: the validation rows from 1,000
         training rows, else 5-fold cross-validation on the training rows.
         The untrained model is that mixture (a residual energy model, Deng

@@ -163,7 +163,11 @@ def test_cross_validation_scores_the_candidates_on_every_row():
     from sklearn_ebm._mixture_choice import _cross_validated
 
     rows = np.random.RandomState(0).randn(2000, 3) * 0.5
-    scores = _cross_validated(rows, (1, 2), random_state=0)
+    scores = {
+        **_cross_validated(rows, None, random_state=0),
+        **_cross_validated(rows, 1, random_state=0),
+        **_cross_validated(rows, 2, random_state=0),
+    }
     entropy = -1.5 * np.log(2 * np.pi * np.e * 0.25)
     assert abs(scores[None] - entropy) < 0.05
     assert abs(scores[1, 0.001] - scores[None]) < 0.01
@@ -172,10 +176,26 @@ def test_cross_validation_scores_the_candidates_on_every_row():
     assert scores[1, 0.05] < scores[1, 0.001]
 
 
+def test_components_stop_doubling_once_they_stop_helping(monkeypatch):
+    import sklearn_ebm._mixture_choice as choice
+
+    fitted = []
+    fit = choice._gaussian_mixture
+    monkeypatch.setattr(choice, "_gaussian_mixture", lambda Z, k, seed: fitted.append(k) or fit(Z, k, seed))
+    rng = np.random.RandomState(0)
+    two_modes = np.r_[rng.randn(1000, 2) * 0.3 - 2.0, rng.randn(1000, 2) * 0.3 + 2.0]
+    rng.shuffle(two_modes)
+    base = choice.fit_mixture(two_modes[:1800], two_modes[1800:], random_state=0)
+    # 2 components are the truth: 4 may edge past them on 200 rows, but the
+    # doubling stops within two steps of them, far below 32.
+    assert max(fitted) <= 8 and fitted == sorted(fitted)
+    assert base.n_components - 1 in fitted
+
+
 def test_component_counts_are_bounded_by_the_rows():
     from sklearn_ebm._mixture_choice import _components_allowed
 
-    assert _components_allowed(10_000, 2) == (1, 2, 4, 8, 16)
+    assert _components_allowed(10_000, 2) == (1, 2, 4, 8, 16, 32)
     # 32 features: 560 parameters per component, so 90 rows fit 2 at most.
     assert _components_allowed(90, 32) == (1, 2)
     assert _components_allowed(1000, 101) == (1,)
