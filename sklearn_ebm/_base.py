@@ -85,7 +85,7 @@ class BaseEnergyModel(BaseEstimator):
         "discrete_columns": [StrOptions({"auto"}), "array-like", None],
         "base": [StrOptions({"auto", "gaussian", "mixture"})],
         "sampler": [StrOptions({"mala", "langevin"})],
-        "objective": [StrOptions({"cd", "nce"})],
+        "objective": [StrOptions({"auto", "cd", "nce"})],
         "replay_buffer_size": [Interval(Integral, 0, None, closed="left")],
         "reinit_freq": [Interval(Real, 0, 1, closed="both")],
         "negative_fraction": [Interval(Real, 0, 1, closed="right")],
@@ -199,7 +199,12 @@ class BaseEnergyModel(BaseEstimator):
                 seed=seed,
             )
             schedule = training_schedule(
-                self, 1 if partial else self.max_iter, len(state.data), early_stopping, full_epochs=partial
+                self,
+                1 if partial else self.max_iter,
+                len(state.data),
+                early_stopping,
+                full_epochs=partial,
+                mixture_base=getattr(state.model, "base", None) is not None,
             )
             result = run_training(state, schedule)
         # partial_fit runs one epoch whatever max_iter says.
@@ -209,7 +214,7 @@ class BaseEnergyModel(BaseEstimator):
                 "improving; raise max_iter for a better model.",
                 ConvergenceWarning,
             )
-        self._store_fitted(state, result, schedule.batch_size, continuing)
+        self._store_fitted(state, result, schedule.batch_size, schedule.objective, continuing)
         self.discrete_columns_, self.discrete_values_ = discrete
         self.data_min_, self.data_max_ = data_range
         return X
@@ -224,7 +229,7 @@ class BaseEnergyModel(BaseEstimator):
         # (see TrainingSchedule.trim): none for a density estimator.
         return None
 
-    def _store_fitted(self, state, result, batch_size, continuing):
+    def _store_fitted(self, state, result, batch_size, objective, continuing):
         # A new network invalidates the cached partition function.
         self.log_partition_ = self.log_partition_stderr_ = None
         self.network_ = result.network.eval()
@@ -238,6 +243,7 @@ class BaseEnergyModel(BaseEstimator):
         self._replay_buffer = state.buffer
         self.step_size_ = state.step_size
         self.batch_size_ = batch_size
+        self.objective_ = objective
         self.n_iter_ = len(result.losses) + (self.n_iter_ if continuing else 0)
         self.loss_curve_ = (self.loss_curve_ if continuing else []) + result.losses
         self.energy_gap_curve_ = (self.energy_gap_curve_ if continuing else []) + result.energy_gaps

@@ -60,8 +60,8 @@ def is_standard_normal(base):
     )
 
 
-def _components_allowed(n_rows, n_features):
-    """The candidate component counts that ``n_rows`` rows can fit.
+def _components_allowed(n_rows, n_features, max_components=None):
+    """The candidate component counts (at most ``max_components``, if given) that ``n_rows`` rows can fit.
 
     A full-covariance component has ``d (d + 3) / 2`` parameters; more
     components than leave at least two rows' worth of numbers per parameter
@@ -70,7 +70,11 @@ def _components_allowed(n_rows, n_features):
     if n_features > MIXTURE_MAX_FEATURES:
         return (1,) if n_rows >= 2 else ()
     per_component = n_features * (n_features + 3) / 2
-    return tuple(k for k in MIXTURE_COMPONENTS if k == 1 or 2 * k * per_component <= n_rows * n_features)
+    return tuple(
+        k
+        for k in MIXTURE_COMPONENTS
+        if k == 1 or ((max_components is None or k <= max_components) and 2 * k * per_component <= n_rows * n_features)
+    )
 
 
 def _gaussian_mixture(Z, k, random_state):
@@ -131,14 +135,14 @@ def _cross_validated(Z, k, random_state):
     return {candidate: total / len(Z) for candidate, total in totals.items()}
 
 
-def fit_mixture(Z, Z_validation=None, random_state=None):
+def fit_mixture(Z, Z_validation=None, random_state=None, max_components=None):
     """The base for whitened training rows ``Z`` (float64), as a :class:`MixtureBase`.
 
     The standard normal, or a defended full-covariance Gaussian mixture of
     ``Z``, whichever scores best on held-out rows: ``Z_validation`` from
     ``CROSS_VALIDATION_MAX_ROWS`` rows, else 5-fold cross-validation on
-    ``Z``. The components are tried in increasing number until one more
-    doubling scores no better. :func:`is_standard_normal` tells whether the
+    ``Z``. The components are tried in increasing number, up to
+    ``max_components`` (None: 32), until one more doubling scores no better. :func:`is_standard_normal` tells whether the
     standard normal won.
     """
     n, d = Z.shape
@@ -147,10 +151,10 @@ def fit_mixture(Z, Z_validation=None, random_state=None):
         return standard_normal(d)  # too few rows to tell a mixture from chance
     cross_validate = n < CROSS_VALIDATION_MAX_ROWS or Z_validation is None
     if cross_validate:
-        allowed = _components_allowed(n - math.ceil(n / CROSS_VALIDATION_FOLDS), d)
+        allowed = _components_allowed(n - math.ceil(n / CROSS_VALIDATION_FOLDS), d, max_components)
         scores = _cross_validated(Z, None, random_state)
     else:
-        allowed = _components_allowed(n, d)
+        allowed = _components_allowed(n, d, max_components)
         standard = _standard_normal_log_density(Z_validation)
         scores = {None: float(standard.mean())}
     best, fitted = None, None

@@ -122,7 +122,7 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
     network_, device_, whitening_, n_features_in_, feature_names_in_, n_iter_, \
 loss_curve_, energy_gap_curve_, validation_scores_, best_validation_score_, \
 discrete_columns_, discrete_values_, data_min_, data_max_, batch_size_, step_size_, \
-base_, best_epoch_, correction_scale_
+base_, best_epoch_, correction_scale_, objective_
         As in :class:`EnergyBasedModel`.
 
     See Also
@@ -167,7 +167,7 @@ base_, best_epoch_, correction_scale_
         clamp=None,
         discrete_columns="auto",
         sampler="mala",
-        objective="cd",
+        objective="auto",
         replay_buffer_size=10000,
         reinit_freq=0.05,
         negative_fraction=1.0,

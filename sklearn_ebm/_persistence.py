@@ -90,8 +90,10 @@ def from_plain_state(state):
     whitening = state["whitening_"]
     if isinstance(whitening, dict):
         whitening = Whitening(**whitening)
-    # 0.1.0 had no step_size="auto": its step size was the parameter.
+    # 0.1.0 had no step_size="auto": its step size was the parameter, and
+    # no objective="auto" before objective_.
     state.setdefault("step_size_", state["step_size"])
+    state.setdefault("objective_", state["objective"])
     for name, make_default in _ADDED_FITTED.items():
         state.setdefault(name, make_default())
     if isinstance(state["base_"], dict):

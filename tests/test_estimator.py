@@ -931,7 +931,7 @@ def test_nce_trains_against_base_draws_without_the_sampler(make_model, X_small, 
 
     monkeypatch.setattr(training_module, "draw_negatives", no_sampler)
     with pytest.raises(AssertionError, match="must not run"):
-        make_model(base=base, max_iter=1).fit(X_small)
+        make_model(objective="cd", base=base, max_iter=1).fit(X_small)
     losses = []
     original = training_module.noise_contrastive_loss
 
@@ -947,6 +947,23 @@ def test_nce_trains_against_base_draws_without_the_sampler(make_model, X_small, 
     assert losses == [(32, 16), (32, 16), (16, 8)] * 2
     chains = model._replay_buffer.chains
     assert torch.equal(chains, make_model(objective="nce", base=base, max_iter=1).fit(X_small)._replay_buffer.chains)
+
+
+def test_auto_objective_is_nce_over_a_fitted_mixture(make_model, X_small):
+    rng = np.random.RandomState(0)
+    clusters = np.r_[rng.randn(150, 3) * 0.3 - 2.0, rng.randn(150, 3) * 0.3 + 2.0]
+    over_mixture = make_model().fit(clusters)
+    assert over_mixture.base_ is not None and over_mixture.objective_ == "nce"
+    # Gaussian rows: "auto" keeps the Gaussian base, and contrastive divergence.
+    over_gaussian = make_model().fit(X_small)
+    assert over_gaussian.base_ is None and over_gaussian.objective_ == "cd"
+    assert make_model(base="gaussian").fit(clusters).objective_ == "cd"
+    # An explicit objective is kept whatever the base.
+    assert make_model(objective="cd").fit(clusters).objective_ == "cd"
+    assert make_model(objective="nce").fit(X_small).objective_ == "nce"
+    # The resolved objective is the one trained with: the same fit as "nce".
+    explicit = make_model(objective="nce").fit(clusters)
+    np.testing.assert_array_equal(over_mixture.loss_curve_, explicit.loss_curve_)
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -156,6 +156,9 @@ def test_auto_gives_two_features_the_low_dimensional_model(rings):
     model = EnergyBasedModel(hidden_sizes=(16,), max_iter=2, random_state=0).fit(rings)
     assert model.network_.features.n_frequencies == 64
     assert model.base_ is not None
+    # Trained by contrastive divergence over a mixture of at most 16
+    # components (and the defensive share).
+    assert model.objective_ == "cd" and model.base_.n_components <= 17
     wider = np.c_[rings, np.random.default_rng(0).normal(size=len(rings))]
     model.fit(wider)
     assert model.network_.features is None

@@ -199,6 +199,7 @@ def test_component_counts_are_bounded_by_the_rows():
     # 32 features: 560 parameters per component, so 90 rows fit 2 at most.
     assert _components_allowed(90, 32) == (1, 2)
     assert _components_allowed(1000, 101) == (1,)
+    assert _components_allowed(10_000, 2, max_components=16) == (1, 2, 4, 8, 16)
 
 
 def test_validation_scores_are_held_out_log_likelihoods_of_the_mixture_model():

@@ -263,16 +263,19 @@ def test_state_of_0_1_0_loads(fitted_model, X_small):
     # 80 rows the default trains the same); its networks read every feature
     # (on 3 features, so does the default).
     # Nor did it have base="auto" or Fourier features ("auto" leaves them out
-    # on 3 features).
-    fitted_model.set_params(max_samples=None, max_network_inputs=None, base="gaussian", fourier_features=0)
+    # on 3 features), or objective="auto" (contrastive divergence over the
+    # Gaussian base).
+    fitted_model.set_params(
+        max_samples=None, max_network_inputs=None, base="gaussian", fourier_features=0, objective="cd"
+    )
     state = fitted_model.__getstate__()
     del state["_sklearn_ebm_version"]
     # Parameters added since 0.1.0.
     del state["weight_decay"], state["negative_fraction"], state["max_samples"], state["objective"]
     del state["max_network_inputs"], state["fourier_features"], state["fourier_scale"]
     del state["network_"]["config"]["fourier_features"], state["network_"]["config"]["fourier_scale"]
-    # A fitted attribute added since 0.1.0.
-    del state["correction_scale_"]
+    # Fitted attributes added since 0.1.0.
+    del state["correction_scale_"], state["objective_"]
 
     def tensors(obj):
         if isinstance(obj, np.ndarray):
@@ -297,6 +300,7 @@ def test_state_of_0_1_0_loads(fitted_model, X_small):
         old.__setstate__(state)
     assert_same_model(fitted_model, old, X_small)
     assert old.correction_scale_ == 1.0
+    assert old.objective_ == "cd"  # what 0.1.0 trained with
     old.set_params(warm_start=True, max_iter=1).fit(X_small)
     assert old.n_iter_ == fitted_model.n_iter_ + 1
     # ... and continues with decoupled weight decay, a parameter 0.1.0 did

@@ -1,6 +1,7 @@
 """Seeded fits reproduce the values recorded from the code of 6119029 (density and
 warm-start values re-recorded with the correction scale, and again with the
-mixture base that base="auto" now picks on these 400 rows).
+mixture base that base="auto" now picks on these 400 rows, trained by
+noise-contrastive estimation as objective="auto" does over a mixture).
 
 These pins guard refactors of the training loop, its state and persistence:
 ``score_samples``, ``sample``, ``loss_curve_`` and ``n_iter_`` of a few seeded
