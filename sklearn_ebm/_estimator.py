@@ -34,6 +34,11 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
       reads random Fourier features and corrects a Gaussian mixture instead
       (``fourier_features="auto"``, ``base="auto"``), which resolves fine
       structure that the plain model smooths over.
+    - **A mixture base.** On up to 100 features, ``base="auto"`` corrects a
+      Gaussian mixture with a defensive share of the Gaussian, chosen on
+      held-out rows, where one beats the Gaussian alone; above 2 features
+      that correction is learned by noise-contrastive estimation against
+      the mixture's draws (``objective="auto"``).
     - **Persistent chains.** Negatives continue chains kept in a replay
       buffer, a fraction ``reinit_freq`` restarting from N(0, I) each draw.
       The Langevin defaults are those of a proper sampler (``noise_scale=1``)
