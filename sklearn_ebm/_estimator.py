@@ -90,8 +90,9 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         defensive share (0.1%, 1% or 5%) of the whitening's Gaussian, so
         that a held-out row outside its components is never much less
         likely than under that Gaussian. The components (1, 2, 4, ..., 32,
-        doubled while doubling helps) and the share, or the whitening's Gaussian alone, are whichever
-        scores best on held-out rows: the validation rows from 1,000
+        doubled while doubling helps; 16 at most on 1-2 features) and the
+        share, or the whitening's Gaussian alone, are whichever scores best
+        on held-out rows: the validation rows from 1,000
         training rows, else 5-fold cross-validation on the training rows.
         The untrained model is that mixture (a residual energy model, Deng
         et al. 2020). Chains start and restart at exact draws from it,
@@ -153,8 +154,8 @@ class EnergyBasedModel(DensityMixin, BaseEnergyModel):
         minibatch. It learns what the base lacks only where base draws
         reach, so it suits a base close to the data (see the user guide).
         "auto": "nce" where the model corrects a fitted mixture (``base_``
-        is not None), whose draws are close to the data, else "cd"; the
-        fitted choice is ``objective_``. On the 16 real sets of the density
+        is not None) on more than 2 features, whose draws are close to the
+        data, else "cd"; the fitted choice is ``objective_``. On the 16 real sets of the density
         benchmark "nce" over the mixture raised the held-out
         log-likelihood on 11 and lowered it on one (seed 0).
     replay_buffer_size : int, default=10000

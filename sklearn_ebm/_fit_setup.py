@@ -353,9 +353,8 @@ def training_schedule(estimator, max_epochs, n_train, early_stopping, *, full_ep
 
     Epochs are passes over ``max_samples`` rows, or over all of them with
     ``full_epochs`` (partial_fit: one pass over the chunk it was given).
-    ``objective="auto"`` is noise-contrastive estimation where the model
-    corrects a fitted mixture (``mixture_base``), else contrastive
-    divergence.
+    ``mixture_base`` (whether the model corrects a fitted mixture) resolves
+    ``objective="auto"`` (see :func:`resolved_objective`).
     """
     if estimator.batch_size == "auto":
         # Large data trains in batches of 256; small data still gets about

@@ -70,10 +70,9 @@ def _components_allowed(n_rows, n_features, max_components=None):
     if n_features > MIXTURE_MAX_FEATURES:
         return (1,) if n_rows >= 2 else ()
     per_component = n_features * (n_features + 3) / 2
+    largest = MIXTURE_COMPONENTS[-1] if max_components is None else max_components
     return tuple(
-        k
-        for k in MIXTURE_COMPONENTS
-        if k == 1 or ((max_components is None or k <= max_components) and 2 * k * per_component <= n_rows * n_features)
+        k for k in MIXTURE_COMPONENTS if k == 1 or (k <= largest and 2 * k * per_component <= n_rows * n_features)
     )
 
 
@@ -142,8 +141,9 @@ def fit_mixture(Z, Z_validation=None, random_state=None, max_components=None):
     ``Z``, whichever scores best on held-out rows: ``Z_validation`` from
     ``CROSS_VALIDATION_MAX_ROWS`` rows, else 5-fold cross-validation on
     ``Z``. The components are tried in increasing number, up to
-    ``max_components`` (None: 32), until one more doubling scores no better. :func:`is_standard_normal` tells whether the
-    standard normal won.
+    ``max_components`` (None: 32), until one more doubling scores no
+    better. :func:`is_standard_normal` tells whether the standard normal
+    won.
     """
     n, d = Z.shape
     random_state = None if random_state is None else int(random_state)
@@ -152,25 +152,24 @@ def fit_mixture(Z, Z_validation=None, random_state=None, max_components=None):
     cross_validate = n < CROSS_VALIDATION_MAX_ROWS or Z_validation is None
     if cross_validate:
         allowed = _components_allowed(n - math.ceil(n / CROSS_VALIDATION_FOLDS), d, max_components)
-        scores = _cross_validated(Z, None, random_state)
+        best_score = _cross_validated(Z, None, random_state)[None]
     else:
         allowed = _components_allowed(n, d, max_components)
         standard = _standard_normal_log_density(Z_validation)
-        scores = {None: float(standard.mean())}
+        best_score = float(standard.mean())
     best, fitted = None, None
     for k in allowed:
         if cross_validate:
-            scores_k = _cross_validated(Z, k, random_state)
+            scores = _cross_validated(Z, k, random_state)
         else:
             mixture = _gaussian_mixture(Z, k, random_state)
             held_out = _defended_log_densities(mixture.score_samples(Z_validation), standard)
-            scores_k = {(k, share): float(log_density.mean()) for share, log_density in held_out.items()}
-        best_k = max(scores_k, key=scores_k.get)
-        if best is not None and scores_k[best_k] <= scores[best]:
-            break
-        scores.update(scores_k)
-        if scores_k[best_k] > scores[best]:
-            best, fitted = best_k, None if cross_validate else mixture
+            scores = {(k, share): float(log_density.mean()) for share, log_density in held_out.items()}
+        best_k = max(scores, key=scores.get)
+        if scores[best_k] > best_score:
+            best, best_score, fitted = best_k, scores[best_k], None if cross_validate else mixture
+        elif best is not None:
+            break  # one more doubling scored no better
     if best is None:
         return standard_normal(d)
     k, share = best
