@@ -8,14 +8,13 @@ torch-level :class:`~sklearn_ebm._training_state.TrainingState` and
 
 from numbers import Integral
 
-import math
 import warnings
 
 import numpy as np
 import torch
 
 from ._columns import find_discrete_columns, lattice_steps
-from ._mixture_choice import MIXTURE_MAX_FEATURES, fit_mixture, is_standard_normal
+from ._mixture_choice import MIXTURE_MAX_FEATURES, fit_mixture, standard_normal
 from ._network import GaussianBaseEnergy
 from ._sampling import ClampInUserUnits, LangevinSettings
 from ._training import TrainingSchedule
@@ -292,11 +291,13 @@ def training_state(estimator, X, device, *, continuing, early_stopping, discrete
                 random_state=seed,
                 max_components=_LOW_DIMENSIONAL_MAX_COMPONENTS if low_dimensional(X.shape[1]) else None,
             )
-            # "auto" where no mixture beats the standard normal: the Gaussian
-            # base, whose early stopping (denoising score matching) does not
-            # lean on importance sampling from it, which fails once the
-            # correction sharpens (WBC: 8,192 draws, effective sample size 30).
-            return None if estimator.base == "auto" and is_standard_normal(chosen) else chosen
+            if chosen is None and estimator.base == "mixture":
+                return standard_normal(rows.shape[1])  # asked for: N(0, I) as a mixture base
+            # "auto" where no mixture beats the standard normal (None): the
+            # Gaussian base, whose early stopping (denoising score matching)
+            # does not lean on importance sampling from it, which fails once
+            # the correction sharpens (WBC: 8,192 draws, effective sample size 30).
+            return chosen
     else:
         base = None
     return start_training(

@@ -20,7 +20,7 @@ from sklearn.model_selection import KFold
 from ._mixture import MixtureBase
 from ._whitening import EIGENVALUE_FLOOR, ledoit_wolf_covariance
 
-__all__ = ["MIXTURE_MAX_FEATURES", "fit_mixture", "is_standard_normal", "standard_normal"]
+__all__ = ["MIXTURE_MAX_FEATURES", "fit_mixture", "standard_normal"]
 
 # The numbers of components tried, in increasing order until one more
 # doubling scores no better on held-out rows (which bounds the cost: 32
@@ -52,14 +52,6 @@ def standard_normal(n_features):
     return MixtureBase(np.ones(1), np.zeros((1, n_features)), np.eye(n_features)[None])
 
 
-def is_standard_normal(base):
-    """Whether ``base`` is exactly N(0, I)."""
-    d = base.means.shape[1]
-    return (
-        base.n_components == 1 and not base.means.any() and np.array_equal(base.covariances[0], np.eye(d))
-    )
-
-
 def _components_allowed(n_rows, n_features, max_components=None):
     """The candidate component counts (at most ``max_components``, if given) that ``n_rows`` rows can fit.
 
@@ -89,9 +81,8 @@ def _shrunk_gaussian_log_density(train, test):
     mean = train.mean(axis=0)
     eigenvalues, eigenvectors = np.linalg.eigh(ledoit_wolf_covariance(train - mean))
     eigenvalues = np.maximum(eigenvalues, EIGENVALUE_FLOOR)
-    residual = (test - mean) @ eigenvectors / np.sqrt(eigenvalues)
-    log_det = 0.5 * np.log(eigenvalues).sum()
-    return -0.5 * np.square(residual).sum(axis=1) - log_det - 0.5 * train.shape[1] * math.log(2 * math.pi)
+    whitened = (test - mean) @ eigenvectors / np.sqrt(eigenvalues)
+    return _standard_normal_log_density(whitened) - 0.5 * np.log(eigenvalues).sum()
 
 
 def _standard_normal_log_density(Z):
@@ -135,20 +126,20 @@ def _cross_validated(Z, k, random_state):
 
 
 def fit_mixture(Z, Z_validation=None, random_state=None, max_components=None):
-    """The base for whitened training rows ``Z`` (float64), as a :class:`MixtureBase`.
+    """The defended mixture for whitened training rows ``Z`` (float64), or None.
 
-    The standard normal, or a defended full-covariance Gaussian mixture of
-    ``Z``, whichever scores best on held-out rows: ``Z_validation`` from
+    A defended full-covariance Gaussian mixture of ``Z`` (a
+    :class:`MixtureBase`), or None where the standard normal scores better
+    on held-out rows than every mixture: ``Z_validation`` from
     ``CROSS_VALIDATION_MAX_ROWS`` rows, else 5-fold cross-validation on
     ``Z``. The components are tried in increasing number, up to
     ``max_components`` (None: 32), until one more doubling scores no
-    better. :func:`is_standard_normal` tells whether the standard normal
-    won.
+    better.
     """
     n, d = Z.shape
     random_state = None if random_state is None else int(random_state)
     if n < 2 * CROSS_VALIDATION_FOLDS:
-        return standard_normal(d)  # too few rows to tell a mixture from chance
+        return None  # too few rows to tell a mixture from chance
     cross_validate = n < CROSS_VALIDATION_MAX_ROWS or Z_validation is None
     if cross_validate:
         allowed = _components_allowed(n - math.ceil(n / CROSS_VALIDATION_FOLDS), d, max_components)
@@ -171,6 +162,6 @@ def fit_mixture(Z, Z_validation=None, random_state=None, max_components=None):
         elif best is not None:
             break  # one more doubling scored no better
     if best is None:
-        return standard_normal(d)
+        return None
     k, share = best
     return _defended(fitted if fitted is not None else _gaussian_mixture(Z, k, random_state), share)
