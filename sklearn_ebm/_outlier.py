@@ -1,6 +1,7 @@
 """EBMOutlierDetector: the energy-based model as a scikit-learn outlier detector."""
 
-from numbers import Real
+import warnings
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import OutlierMixin, _fit_context
@@ -8,7 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseEnergyModel
 from ._contamination import THRESHOLD_ROWS, score_threshold
-from ._support import CANDIDATE_ROWS, robust_support
+from ._support import energy_support, robust_support, support_candidates
 
 __all__ = ["EBMOutlierDetector"]
 
@@ -56,6 +57,24 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         clusters (letter 0.905 to 0.804, vowels 0.956 to 0.893): there, use
         ``None`` or a larger share; see the user guide. Unlike
         ``MinCovDet``'s, ``None`` does not mean a default share.
+    support_refits : int, default=1
+        Fits after the first, each on the rows that the previous fit's
+        energy puts within the 97.5% quantile of the energies of the rows it
+        was trained on (among the rows the support is chosen from): the
+        concentration step of ``support_fraction``, with the fitted model in
+        place of the robust Gaussian. Rows the Gaussian kept but the model
+        finds unusual leave the training rows, and rows of the inliers'
+        outer groups that the ellipsoid left out come back. Each refit is a
+        fit from scratch (whitening included), so a fit costs ``1 +
+        support_refits`` fits; 0 keeps the first fit. It applies to ``fit``
+        with a ``support_fraction``: ``partial_fit`` and a warm-started
+        ``fit`` continue the current network on their data's robust support.
+        On the outlier benchmark (16 dev sets, 3 seeds) one refit raised the
+        mean ROC-AUC from 0.865 to 0.871 on the half of the dev sets the
+        defaults were tuned on and from 0.915 to 0.924 on the other, and the
+        average precision from 0.575 to 0.601 (annthyroid 0.886 to 0.917,
+        mammography 0.878 to 0.907, wine 0.926 to 0.975); a second refit
+        added 0.002 on the first half and nothing on the other.
     robust_training : bool, default=False
         Training data holds outliers, and a model fitted to them scores them
         as normal. With ``robust_training``, each epoch leaves those of its
@@ -75,11 +94,13 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         tuning half of the dev sets, 0.882 against 0.873 on the other half)
         at half the cost of a fit.
     langevin_steps : int, default=7
-        Langevin steps per negative draw (10 in :class:`EnergyBasedModel`).
-        Trained on its robust support, the detector ranks as well with 7 as
-        with 10 (outlier benchmark, mean ROC-AUC 0.864 and 0.910 on the two
-        halves of the dev sets with both) at about 15% less time per fit;
-        with 5 (before the support) it had lost 0.003.
+        Langevin steps per negative draw (10 in :class:`EnergyBasedModel`),
+        for :meth:`sample` and for ``objective="cd"``: the detector's default
+        objective draws no Langevin chain in training. Trained by
+        contrastive divergence on its robust support, the detector ranked as
+        well with 7 as with 10 (outlier benchmark, mean ROC-AUC 0.864 and
+        0.910 on the two halves of the dev sets with both) at about 15% less
+        time per fit.
     fourier_features : int or "auto", default=0
         As in :class:`EnergyBasedModel`, whose "auto" default reads Fourier
         features of data with at most 2 features. Not measured for ranking
@@ -88,6 +109,17 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         As in :class:`EnergyBasedModel`, whose "auto" default corrects a
         mixture on data with at most 2 features. The detector's default is
         the Gaussian of its robust support.
+    objective : {"auto", "cd", "nce"}, default="nce"
+        What training minimizes, as in :class:`EnergyBasedModel` (whose
+        "auto" default is contrastive divergence over a Gaussian base). The
+        detector's default is noise-contrastive estimation against draws of
+        its base, the Gaussian of its robust support: the network learns
+        where the support's rows differ from that Gaussian, and no Langevin
+        chain runs in training. On the outlier benchmark (16 dev sets, 3
+        seeds) it ranked as well as contrastive divergence or better on both
+        halves of the dev sets (mean ROC-AUC 0.864 to 0.865 on the half the
+        defaults were tuned on, 0.911 to 0.915 on the other; annthyroid
+        0.837 to 0.886) in half the time per fit.
     max_iter : int, default=30
         Maximum number of epochs, as in :class:`EnergyBasedModel` (default
         100 there). Ranking outliers needs fewer optimizer steps than a
@@ -108,7 +140,7 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         Every other parameter of :class:`EnergyBasedModel`, with the same
         meaning and defaults: ``activation``, ``dropout``, ``spectral_norm``,
         ``fourier_scale``, ``max_network_inputs``, ``reg_alpha``, ``step_size``,
-        ``noise_scale``, ``clamp``, ``discrete_columns``, ``sampler``, ``objective``,
+        ``noise_scale``, ``clamp``, ``discrete_columns``, ``sampler``,
         ``replay_buffer_size``, ``reinit_freq``, ``negative_fraction``,
         ``batch_size``, ``weight_decay``,
         ``ema_decay``, ``early_stopping``, ``validation_fraction``,
@@ -146,6 +178,7 @@ base_, best_epoch_, correction_scale_, objective_
         **BaseEnergyModel._parameter_constraints,
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
         "support_fraction": [Interval(Real, 0, 1, closed="right"), None],
+        "support_refits": [Interval(Integral, 0, None, closed="left")],
         "robust_training": ["boolean"],
     }
 
@@ -167,7 +200,7 @@ base_, best_epoch_, correction_scale_, objective_
         clamp=None,
         discrete_columns="auto",
         sampler="mala",
-        objective="auto",
+        objective="nce",
         replay_buffer_size=10000,
         reinit_freq=0.05,
         negative_fraction=1.0,
@@ -187,6 +220,7 @@ base_, best_epoch_, correction_scale_, objective_
         warm_start=False,
         contamination="auto",
         support_fraction=0.5,
+        support_refits=1,
         robust_training=False,
     ):
         self.hidden_sizes = hidden_sizes
@@ -224,6 +258,7 @@ base_, best_epoch_, correction_scale_, objective_
         self.warm_start = warm_start
         self.contamination = contamination
         self.support_fraction = support_fraction
+        self.support_refits = support_refits
         self.robust_training = robust_training
 
     # ------------------------------------------------------------------ checks
@@ -273,15 +308,47 @@ base_, best_epoch_, correction_scale_, objective_
     def _training_rows(self, X):
         if self.support_fraction is None:
             return X
-        candidates = X[:: -(-X.shape[0] // CANDIDATE_ROWS)]
+        candidates = support_candidates(X)
         return candidates[robust_support(candidates, self.support_fraction)]
+
+    def _fit_rows(self, X, device, partial, continuing, early_stopping):
+        rows = self._training_rows(X)
+        if partial or continuing or self.support_fraction is None or self.support_refits == 0:
+            return self._train(X, rows, device, partial, continuing, early_stopping)
+        # The first fit stores its state; a refit that fails must not leave
+        # it behind, so the estimator is put back as it was before the call.
+        before = dict(vars(self))
+        try:
+            result = self._train(X, rows, device, partial, continuing, early_stopping)
+            candidates = support_candidates(X)
+            for _ in range(self.support_refits):
+                if result.interrupted:
+                    break
+                kept = energy_support(self._energy(candidates), self._energy(rows), X.shape[1] + 1)
+                rows = candidates[kept]
+                try:
+                    result = self._train(X, rows, device, partial, continuing, early_stopping)
+                except KeyboardInterrupt:
+                    # Within the refit's first epoch: the completed fit stays.
+                    warnings.warn(
+                        "fit was interrupted during the first epoch of a refit on the "
+                        "detector's own support; the model keeps the previous fit.",
+                        UserWarning,
+                    )
+                    break
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+        return result
 
     def _training_trim(self):
         return self.contamination if self.robust_training else None
 
     def __setstate__(self, state):
-        # Detectors pickled before support_fraction existed trained on every row.
-        super().__setstate__({"support_fraction": None, **state})
+        # Detectors pickled before support_fraction existed trained on every
+        # row, and those pickled before support_refits fitted once.
+        super().__setstate__({"support_fraction": None, "support_refits": 0, **state})
 
     def _set_offset(self, X):
         rows = X[:: -(-X.shape[0] // THRESHOLD_ROWS)]

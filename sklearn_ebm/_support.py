@@ -7,7 +7,8 @@ rows that are closest to it; FastMCD (Rousseeuw & Van Driessen 1999) reaches
 such a half by concentration steps, each refitting the Gaussian to the rows
 closest to the previous one. The outlier detector trains on the rows inside
 that Gaussian's 97.5% ellipsoid, so that its network corrects the density of
-the inliers only.
+the inliers only; then it takes the same step with its fitted energy in
+place of the Gaussian's distance (:func:`energy_support`) and fits again.
 """
 
 import math
@@ -17,7 +18,7 @@ from scipy.stats import chi2
 
 from ._whitening import fit_whitening
 
-__all__ = ["CANDIDATE_ROWS", "robust_support"]
+__all__ = ["CANDIDATE_ROWS", "energy_support", "robust_support", "support_candidates"]
 
 # Rows the support is chosen among, at most (evenly spaced): a detector's fit
 # sees max_iter * max_samples rows (61,440 by default), and the Gaussian's
@@ -31,6 +32,11 @@ _CONCENTRATION_STEPS = 2
 # Rows whose squared distance from the robust Gaussian is within this
 # chi-square quantile are in the support (EllipticEnvelope's reweighting rule).
 _SUPPORT_QUANTILE = 0.975
+
+
+def support_candidates(X):
+    """The rows of ``X`` a support is chosen among: at most ``CANDIDATE_ROWS``, evenly spaced."""
+    return X[:: -(-X.shape[0] // CANDIDATE_ROWS)]
 
 
 def robust_support(X, support_fraction):
@@ -73,3 +79,29 @@ def robust_support(X, support_fraction):
     n_minimum = min(n_samples, n_features + 1)
     radius = max(chi2.ppf(_SUPPORT_QUANTILE, n_features), np.partition(distance, n_minimum - 1)[n_minimum - 1])
     return distance <= radius
+
+
+def energy_support(candidate_energies, support_energies, n_minimum):
+    """Boolean mask of the candidates whose energy is that of a typical support row.
+
+    The concentration step with a fitted model in place of the Gaussian: a
+    candidate is kept when its energy is within the 97.5% quantile of the
+    energies of the rows the model was trained on, as a row is kept when its
+    squared distance is within the 97.5% quantile of a Gaussian's.
+
+    Parameters
+    ----------
+    candidate_energies : ndarray of shape (n_candidates,)
+    support_energies : ndarray of shape (n_support,)
+        Energies of the rows the model was trained on.
+    n_minimum : int
+        The mask keeps at least this many candidates (the lowest-energy
+        ones), or all of them where there are fewer.
+
+    Returns
+    -------
+    ndarray of shape (n_candidates,), bool
+    """
+    n_minimum = min(len(candidate_energies), n_minimum)
+    lowest = np.partition(candidate_energies, n_minimum - 1)[n_minimum - 1]
+    return candidate_energies <= max(np.quantile(support_energies, _SUPPORT_QUANTILE), lowest)

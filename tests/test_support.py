@@ -7,8 +7,8 @@ import pytest
 from scipy.stats import chi2
 from sklearn.metrics import roc_auc_score
 
-from sklearn_ebm import EBMOutlierDetector, _outlier
-from sklearn_ebm._support import robust_support
+from sklearn_ebm import EBMOutlierDetector, _support
+from sklearn_ebm._support import energy_support, robust_support
 
 
 def _contaminated(seed=0, n_inliers=900, n_outliers=100):
@@ -67,12 +67,17 @@ def test_the_detector_trains_on_its_support_and_thresholds_on_every_row(fast_par
     X, is_outlier = _contaminated()
     detector = EBMOutlierDetector(**fast_params, contamination=0.1).fit(X)
     np.testing.assert_array_equal(trained_on[0], X[robust_support(X, 0.5)])
+    # The refit's rows hold no outlier either.
+    assert len(trained_on) == 2
+    assert (np.linalg.norm(trained_on[1] - [16.0, -8.0, 6.0], axis=1) > 2.0).all()
     # The whitening (mean and covariance) is the support's, not pulled toward the cluster.
     np.testing.assert_allclose(detector.whitening_.mean, X[~is_outlier].mean(axis=0), atol=0.3)
     # offset_ is the contamination quantile of the scores of all training rows.
     assert detector.offset_ == pytest.approx(np.percentile(detector.score_samples(X), 10.0))
+    # Without a support: every row, and no refit.
     EBMOutlierDetector(**fast_params, support_fraction=None).fit(X)
-    np.testing.assert_array_equal(trained_on[1], X)
+    assert len(trained_on) == 3
+    np.testing.assert_array_equal(trained_on[2], X)
 
 
 def test_each_partial_fit_trains_on_its_chunks_support(fast_params, monkeypatch):
@@ -96,7 +101,7 @@ def test_the_support_of_many_rows_is_chosen_among_evenly_spaced_ones(fast_params
 
     trained_on = []
     real = base_module.training_state
-    monkeypatch.setattr(_outlier, "CANDIDATE_ROWS", 100)
+    monkeypatch.setattr(_support, "CANDIDATE_ROWS", 100)
     monkeypatch.setattr(
         base_module, "training_state", lambda estimator, X, *a, **k: trained_on.append(X) or real(estimator, X, *a, **k)
     )
@@ -141,3 +146,116 @@ def test_detectors_pickled_before_the_support_load_training_on_every_row(fast_pa
     assert old.support_fraction is None
     restored = pickle.loads(pickle.dumps(detector))
     assert restored.support_fraction == 0.5
+
+
+def _spy_on_training_rows(monkeypatch):
+    import sklearn_ebm._base as base_module
+
+    trained_on = []
+    real = base_module.training_state
+    monkeypatch.setattr(
+        base_module, "training_state", lambda estimator, X, *a, **k: trained_on.append(X) or real(estimator, X, *a, **k)
+    )
+    return trained_on
+
+
+def test_the_energy_support_keeps_the_candidates_within_the_support_quantile():
+    support = np.arange(1000.0)
+    candidates = np.array([-5.0, 0.0, 970.0, 974.0, 976.0, 2000.0])
+    np.testing.assert_array_equal(
+        energy_support(candidates, support, 1), [True, True, True, True, False, False]
+    )
+    # At least n_minimum candidates, the lowest-energy ones.
+    np.testing.assert_array_equal(
+        energy_support(np.array([3000.0, 2000.0, 2500.0]), support, 2), [False, True, True]
+    )
+    assert energy_support(np.array([3000.0]), support, 2).all()
+
+
+def test_a_refit_trains_on_the_rows_the_first_fit_finds_typical(fast_params, monkeypatch):
+    X, _ = _contaminated()
+    first = EBMOutlierDetector(**fast_params, support_refits=0).fit(X)
+    trained_on = _spy_on_training_rows(monkeypatch)
+    refitted = EBMOutlierDetector(**fast_params, support_refits=1).fit(X)
+    assert len(trained_on) == 2
+    # The first fit is the one-fit detector's; the refit's rows are the
+    # candidates whose energy under it is that of a typical support row.
+    np.testing.assert_array_equal(trained_on[0], X[robust_support(X, 0.5)])
+    expected = energy_support(first._energy(X), first._energy(trained_on[0]), X.shape[1] + 1)
+    np.testing.assert_array_equal(trained_on[1], X[expected])
+    assert not np.array_equal(trained_on[1], trained_on[0])
+    # The fitted model is the refit's: its whitening is that of its rows.
+    assert not np.allclose(refitted.whitening_.mean, first.whitening_.mean)
+
+
+def test_each_refit_is_one_more_fit(fast_params, monkeypatch):
+    X, _ = _contaminated()
+    trained_on = _spy_on_training_rows(monkeypatch)
+    EBMOutlierDetector(**fast_params, support_refits=3).fit(X)
+    assert len(trained_on) == 4
+
+
+def test_continued_fits_do_not_refit(fast_params, monkeypatch):
+    X, _ = _contaminated()
+    trained_on = _spy_on_training_rows(monkeypatch)
+    detector = EBMOutlierDetector(**fast_params, warm_start=True).fit(X)
+    assert len(trained_on) == 2
+    detector.fit(X)
+    assert len(trained_on) == 3
+    np.testing.assert_array_equal(trained_on[2], X[robust_support(X, 0.5)])
+    EBMOutlierDetector(**fast_params).partial_fit(X).partial_fit(X)
+    assert len(trained_on) == 5
+
+
+def test_a_refit_that_fails_leaves_the_detector_as_it_was(fast_params, monkeypatch):
+    import sklearn_ebm._base as base_module
+
+    X, _ = _contaminated()
+    detector = EBMOutlierDetector(**fast_params).fit(X)
+    before = detector.score_samples(X), detector.offset_, detector.n_iter_, detector.whitening_.mean.copy()
+    real, calls = base_module.training_state, []
+
+    def fails_on_the_refit(estimator, rows, *args, **kwargs):
+        calls.append(rows)
+        if len(calls) == 2:
+            raise RuntimeError("refit failed")
+        return real(estimator, rows, *args, **kwargs)
+
+    monkeypatch.setattr(base_module, "training_state", fails_on_the_refit)
+    with pytest.raises(RuntimeError, match="refit failed"):
+        detector.set_params(random_state=7).fit(X[::2] + 1.0)
+    assert len(calls) == 2
+    np.testing.assert_array_equal(detector.score_samples(X), before[0])
+    assert (detector.offset_, detector.n_iter_) == before[1:3]
+    np.testing.assert_array_equal(detector.whitening_.mean, before[3])
+
+
+def test_a_fit_with_a_refit_warns_at_most_once(fast_params):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, _ = _contaminated()
+    params = {**fast_params, "max_iter": 1, "early_stopping": True, "n_iter_no_change": 5}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        EBMOutlierDetector(**params).fit(X)
+    assert sum(issubclass(w.category, ConvergenceWarning) for w in caught) == 1
+
+
+@pytest.mark.parametrize("refits", [-1, 1.5, "one", None])
+def test_a_bad_support_refits_is_refused_before_training(fast_params, refits):
+    detector = EBMOutlierDetector(**fast_params, support_refits=refits)
+    with pytest.raises(ValueError, match="support_refits"):
+        detector.fit(np.random.RandomState(0).randn(50, 2))
+    assert not hasattr(detector, "network_")
+
+
+def test_detectors_pickled_before_refits_load_fitting_once(fast_params):
+    detector = EBMOutlierDetector(**fast_params).fit(np.random.RandomState(0).randn(100, 2))
+    state = detector.__getstate__()
+    del state["support_refits"]
+    old = EBMOutlierDetector.__new__(EBMOutlierDetector)
+    old.__setstate__(state)
+    assert old.support_refits == 0
+    assert pickle.loads(pickle.dumps(detector)).support_refits == 1
