@@ -18,9 +18,12 @@ __all__ = ["EBMOutlierDetector"]
 class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
     """Outlier detection with an energy-based model.
 
-    The same model and training as :class:`EnergyBasedModel` (with a
-    smaller default training budget: ranking needs fewer steps), with the
-    scikit-learn outlier detector contract of :class:`~sklearn.ensemble.IsolationForest`
+    The same model as :class:`EnergyBasedModel`, trained for ranking: on
+    the rows a robust Gaussian calls inliers (``support_fraction``), by
+    noise-contrastive estimation against that Gaussian (``objective``),
+    then once more on the rows its own energy calls typical
+    (``support_refits``), with a smaller budget (ranking needs fewer
+    steps). It has the scikit-learn outlier detector contract of :class:`~sklearn.ensemble.IsolationForest`
     and :class:`~sklearn.neighbors.LocalOutlierFactor` (``novelty=True``):
     ``score_samples`` is ``-E(x)`` (lower = more abnormal),
     ``decision_function`` is ``score_samples - offset_`` (negative =
@@ -42,7 +45,8 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         ellipsoid of a robust Gaussian, fitted as the minimum covariance
         determinant fits one (:class:`~sklearn.covariance.EllipticEnvelope`):
         two concentration steps from the Gaussian of all rows, each refitting
-        it to the ``support_fraction`` of the rows closest to it. The
+        it to the ``support_fraction`` of the rows closest to it (and
+        ``support_refits`` refines it with the fitted model). The
         whitening and the early-stopping rows come from that support too;
         ``offset_`` is still set from the scores of all training rows, and
         ``score`` is the log-likelihood of a density of the support (tune
