@@ -129,23 +129,32 @@ def test_the_support_ranks_a_contaminating_cluster_as_outliers(fast_params):
     assert auc[0.5] > auc[None] + 0.05
 
 
-@pytest.mark.parametrize("fraction", [0.0, -0.5, 1.5, "half"])
-def test_a_bad_support_fraction_is_refused_before_training(fast_params, fraction):
-    detector = EBMOutlierDetector(**fast_params, support_fraction=fraction)
-    with pytest.raises(ValueError, match="support_fraction"):
+@pytest.mark.parametrize(
+    "name, value",
+    [("support_fraction", v) for v in (0.0, -0.5, 1.5, "half")]
+    + [("support_refits", v) for v in (-1, 1.5, "one", None)],
+)
+def test_a_bad_support_setting_is_refused_before_training(fast_params, name, value):
+    detector = EBMOutlierDetector(**fast_params, **{name: value})
+    with pytest.raises(ValueError, match=name):
         detector.fit(np.random.RandomState(0).randn(50, 2))
     assert not hasattr(detector, "network_")
 
 
-def test_detectors_pickled_before_the_support_load_training_on_every_row(fast_params):
+@pytest.mark.parametrize(
+    "name, before, default",
+    # Detectors pickled before the support trained on every row; before the
+    # refits, they fitted once.
+    [("support_fraction", None, 0.5), ("support_refits", 0, 1)],
+)
+def test_detectors_pickled_before_a_support_setting_load_as_they_trained(fast_params, name, before, default):
     detector = EBMOutlierDetector(**fast_params).fit(np.random.RandomState(0).randn(100, 2))
     state = detector.__getstate__()
-    del state["support_fraction"]
+    del state[name]
     old = EBMOutlierDetector.__new__(EBMOutlierDetector)
     old.__setstate__(state)
-    assert old.support_fraction is None
-    restored = pickle.loads(pickle.dumps(detector))
-    assert restored.support_fraction == 0.5
+    assert getattr(old, name) == before
+    assert getattr(pickle.loads(pickle.dumps(detector)), name) == default
 
 
 def _spy_on_training_rows(monkeypatch):
@@ -241,21 +250,3 @@ def test_a_fit_with_a_refit_warns_at_most_once(fast_params):
         warnings.simplefilter("always")
         EBMOutlierDetector(**params).fit(X)
     assert sum(issubclass(w.category, ConvergenceWarning) for w in caught) == 1
-
-
-@pytest.mark.parametrize("refits", [-1, 1.5, "one", None])
-def test_a_bad_support_refits_is_refused_before_training(fast_params, refits):
-    detector = EBMOutlierDetector(**fast_params, support_refits=refits)
-    with pytest.raises(ValueError, match="support_refits"):
-        detector.fit(np.random.RandomState(0).randn(50, 2))
-    assert not hasattr(detector, "network_")
-
-
-def test_detectors_pickled_before_refits_load_fitting_once(fast_params):
-    detector = EBMOutlierDetector(**fast_params).fit(np.random.RandomState(0).randn(100, 2))
-    state = detector.__getstate__()
-    del state["support_refits"]
-    old = EBMOutlierDetector.__new__(EBMOutlierDetector)
-    old.__setstate__(state)
-    assert old.support_refits == 0
-    assert pickle.loads(pickle.dumps(detector)).support_refits == 1
