@@ -315,15 +315,15 @@ base_, best_epoch_, correction_scale_, objective_
         candidates = support_candidates(X)
         return candidates[robust_support(candidates, self.support_fraction)]
 
-    def _fit_rows(self, X, device, partial, continuing, early_stopping):
+    def _fit_rows(self, X, call):
         rows = self._training_rows(X)
-        if partial or continuing or self.support_fraction is None or self.support_refits == 0:
-            return self._train(X, rows, device, partial, continuing, early_stopping)
+        if call.partial or call.continuing or self.support_fraction is None or self.support_refits == 0:
+            return self._train(rows, call)
         # The first fit stores its state; a refit that fails must not leave
         # it behind, so the estimator is put back as it was before the call.
         before = dict(vars(self))
         try:
-            result = self._train(X, rows, device, partial, continuing, early_stopping)
+            result = self._train(rows, call)
             candidates = support_candidates(X)
             for _ in range(self.support_refits):
                 if result.interrupted:
@@ -331,7 +331,7 @@ base_, best_epoch_, correction_scale_, objective_
                 kept = energy_support(self._energy(candidates), self._energy(rows), X.shape[1] + 1)
                 rows = candidates[kept]
                 try:
-                    result = self._train(X, rows, device, partial, continuing, early_stopping)
+                    result = self._train(rows, call)
                 except KeyboardInterrupt:
                     # Within the refit's first epoch: the completed fit stays.
                     warnings.warn(
