@@ -291,10 +291,10 @@ base_, best_epoch_, correction_scale_, objective_
         """One epoch over ``X``, continuing from the current state, then ``offset_``.
 
         As :meth:`BaseEnergyModel.partial_fit`, on the rows of this chunk's
-        robust support (``support_fraction``: each chunk's own); the threshold
-        ``offset_`` is then set from this chunk's scores under the updated
-        model, so after a stream of chunks it reflects the latest model and
-        the last chunk.
+        robust support (``support_fraction``: each chunk's own; no refit, see
+        ``support_refits``); the threshold ``offset_`` is then set from this
+        chunk's scores under the updated model, so after a stream of chunks
+        it reflects the latest model and the last chunk.
 
         Parameters
         ----------
