@@ -316,22 +316,22 @@ base_, best_epoch_, correction_scale_, objective_
         return candidates[robust_support(candidates, self.support_fraction)]
 
     def _fit_rows(self, X, call):
-        rows = self._training_rows(X)
         if call.partial or call.continuing or self.support_fraction is None or self.support_refits == 0:
-            return self._train(rows, call)
+            return self._train(self._training_rows(X), call)
+        candidates = support_candidates(X)
+        kept = robust_support(candidates, self.support_fraction)
         # The first fit stores its state; a refit that fails must not leave
         # it behind, so the estimator is put back as it was before the call.
         before = dict(vars(self))
         try:
-            result = self._train(rows, call)
-            candidates = support_candidates(X)
+            result = self._train(candidates[kept], call)
             for _ in range(self.support_refits):
                 if result.interrupted:
                     break
-                kept = energy_support(self._energy(candidates), self._energy(rows), X.shape[1] + 1)
-                rows = candidates[kept]
+                energy = self._energy(candidates)
+                kept = energy_support(energy, energy[kept], X.shape[1] + 1)
                 try:
-                    result = self._train(rows, call)
+                    result = self._train(candidates[kept], call)
                 except KeyboardInterrupt:
                     # Within the refit's first epoch: the completed fit stays.
                     warnings.warn(

@@ -190,7 +190,8 @@ def test_a_refit_trains_on_the_rows_the_first_fit_finds_typical(fast_params, mon
     # The first fit is the one-fit detector's; the refit's rows are the
     # candidates whose energy under it is that of a typical support row.
     np.testing.assert_array_equal(trained_on[0], X[robust_support(X, 0.5)])
-    expected = energy_support(first._energy(X), first._energy(trained_on[0]), X.shape[1] + 1)
+    energy = first._energy(X)
+    expected = energy_support(energy, energy[robust_support(X, 0.5)], X.shape[1] + 1)
     np.testing.assert_array_equal(trained_on[1], X[expected])
     assert not np.array_equal(trained_on[1], trained_on[0])
     # The fitted model is the refit's: its whitening is that of its rows.
