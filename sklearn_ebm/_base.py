@@ -8,7 +8,6 @@ builds what a fit trains, :mod:`._training` runs the epochs,
 """
 
 import warnings
-from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -52,22 +51,6 @@ def _check_int_at_least(name, value, minimum, hint=""):
     if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
         kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         raise ValueError(f"{name} must be {kind}, got {value!r}{hint}.")
-
-
-@dataclass(frozen=True)
-class _FitCall:
-    """What one fit or partial_fit call trains with, whatever rows each fit of it gets.
-
-    ``discrete`` (columns, values) and ``data_range`` (min, max) are those of
-    the call's data (with the fitted ones when continuing).
-    """
-
-    device: torch.device
-    partial: bool
-    continuing: bool
-    early_stopping: bool
-    discrete: tuple
-    data_range: tuple
 
 
 def _torch_seed(random_state):
@@ -193,13 +176,37 @@ class BaseEnergyModel(BaseEstimator):
         if continuing:
             check_network_unchanged(self)
         check_enough_rows(*X.shape)
+        device = resolve_device(self.device)
+        # Each continued fit draws fresh minibatches and Langevin noise,
+        # reproducibly: reusing one seed would add the same noise to the same
+        # persistent chains at every call, a drift that degrades the model
+        # (rings NLL 2.58 -> 3.7 nats over 40 warm-started 5-epoch fits).
+        seed = (_torch_seed(self.random_state) + (self.n_iter_ if continuing else 0)) % np.iinfo(np.int32).max
         X64 = np.asarray(X, dtype=np.float64)
         discrete = (self.discrete_columns_, self.discrete_values_) if continuing else discrete_columns(self, X64)
         data_range = X64.min(axis=0), X64.max(axis=0)
         if continuing and getattr(self, "data_min_", None) is not None:
             data_range = np.minimum(data_range[0], self.data_min_), np.maximum(data_range[1], self.data_max_)
-        call = _FitCall(resolve_device(self.device), partial, continuing, early_stopping, discrete, data_range)
-        result = self._fit_rows(X64, call)
+        with isolated_rng(device, seed):
+            state = training_state(
+                self,
+                self._training_rows(X64),
+                device,
+                continuing=continuing,
+                early_stopping=early_stopping,
+                discrete=discrete,
+                data_range=data_range,
+                seed=seed,
+            )
+            schedule = training_schedule(
+                self,
+                1 if partial else self.max_iter,
+                len(state.data),
+                early_stopping,
+                full_epochs=partial,
+                mixture_base=getattr(state.model, "base", None) is not None,
+            )
+            result = run_training(state, schedule)
         # partial_fit runs one epoch whatever max_iter says.
         if result.still_improving and not partial:
             warnings.warn(
@@ -207,45 +214,10 @@ class BaseEnergyModel(BaseEstimator):
                 "improving; raise max_iter for a better model.",
                 ConvergenceWarning,
             )
+        self._store_fitted(state, result, schedule.batch_size, schedule.objective, continuing)
+        self.discrete_columns_, self.discrete_values_ = discrete
+        self.data_min_, self.data_max_ = data_range
         return X
-
-    def _fit_rows(self, X, call):
-        # Trains on the rows _training_rows picks from X; returns the
-        # TrainingResult of the fit whose state is stored.
-        return self._train(self._training_rows(X), call)
-
-    def _train(self, rows, call):
-        # One fit of the network to ``rows`` (validated float64); the fitted
-        # state is stored once training succeeds. Returns the TrainingResult.
-        # Each continued fit draws fresh minibatches and Langevin noise,
-        # reproducibly: reusing one seed would add the same noise to the same
-        # persistent chains at every call, a drift that degrades the model
-        # (rings NLL 2.58 -> 3.7 nats over 40 warm-started 5-epoch fits).
-        seed = (_torch_seed(self.random_state) + (self.n_iter_ if call.continuing else 0)) % np.iinfo(np.int32).max
-        with isolated_rng(call.device, seed):
-            state = training_state(
-                self,
-                rows,
-                call.device,
-                continuing=call.continuing,
-                early_stopping=call.early_stopping,
-                discrete=call.discrete,
-                data_range=call.data_range,
-                seed=seed,
-            )
-            schedule = training_schedule(
-                self,
-                1 if call.partial else self.max_iter,
-                len(state.data),
-                call.early_stopping,
-                full_epochs=call.partial,
-                mixture_base=getattr(state.model, "base", None) is not None,
-            )
-            result = run_training(state, schedule)
-        self._store_fitted(state, result, schedule.batch_size, schedule.objective, call.continuing)
-        self.discrete_columns_, self.discrete_values_ = call.discrete
-        self.data_min_, self.data_max_ = call.data_range
-        return result
 
     def _training_rows(self, X):
         # The rows the network is trained on: every one for a density

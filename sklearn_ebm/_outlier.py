@@ -1,7 +1,6 @@
 """EBMOutlierDetector: the energy-based model as a scikit-learn outlier detector."""
 
-import warnings
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.base import OutlierMixin, _fit_context
@@ -9,7 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseEnergyModel
 from ._contamination import THRESHOLD_ROWS, score_threshold
-from ._support import energy_support, robust_support, support_candidates
+from ._support import robust_support, support_candidates
 
 __all__ = ["EBMOutlierDetector"]
 
@@ -21,9 +20,8 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
     The same model as :class:`EnergyBasedModel`, trained for ranking: on
     the rows a robust Gaussian calls inliers (``support_fraction``), by
     noise-contrastive estimation against that Gaussian (``objective``),
-    then once more on the rows its own energy calls typical
-    (``support_refits``), with a smaller budget (ranking needs fewer
-    steps). It has the scikit-learn outlier detector contract of :class:`~sklearn.ensemble.IsolationForest`
+    with a smaller budget (ranking needs fewer steps). It has the
+    scikit-learn outlier detector contract of :class:`~sklearn.ensemble.IsolationForest`
     and :class:`~sklearn.neighbors.LocalOutlierFactor` (``novelty=True``):
     ``score_samples`` is ``-E(x)`` (lower = more abnormal),
     ``decision_function`` is ``score_samples - offset_`` (negative =
@@ -41,12 +39,14 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         rows, the scores are those of 100,000 evenly spaced ones.
     support_fraction : float in (0, 1] or None, default=0.5
         Training data holds outliers, and a model fitted to them scores them
-        as normal. The network is trained on the rows inside the 97.5%
-        ellipsoid of a robust Gaussian, fitted as the minimum covariance
-        determinant fits one (:class:`~sklearn.covariance.EllipticEnvelope`):
-        two concentration steps from the Gaussian of all rows, each refitting
-        it to the ``support_fraction`` of the rows closest to it (and
-        ``support_refits`` refines it with the fitted model). The
+        as normal. The network is trained on the rows a robust Gaussian
+        keeps, fitted as the minimum covariance determinant fits one
+        (:class:`~sklearn.covariance.EllipticEnvelope`): two concentration
+        steps from the Gaussian of all rows, each refitting it to the
+        ``support_fraction`` of the rows closest to it; the rows within its
+        97.5% chi-square ellipsoid; and of those, the rows within the 97.5%
+        quantile of their own distances from the Gaussian refitted to them
+        (a second reweighting). The
         whitening and the early-stopping rows come from that support too;
         ``offset_`` is still set from the scores of all training rows, and
         ``score`` is the log-likelihood of a density of the support (tune
@@ -61,24 +61,6 @@ class EBMOutlierDetector(OutlierMixin, BaseEnergyModel):
         clusters (letter 0.905 to 0.804, vowels 0.956 to 0.893): there, use
         ``None`` or a larger share; see the user guide. Unlike
         ``MinCovDet``'s, ``None`` does not mean a default share.
-    support_refits : int, default=1
-        Fits after the first, each on the rows that the previous fit's
-        energy puts within the 97.5% quantile of the energies of the rows it
-        was trained on (among the rows the support is chosen from): the
-        concentration step of ``support_fraction``, with the fitted model in
-        place of the robust Gaussian. Rows the Gaussian kept but the model
-        finds unusual leave the training rows, and rows of the inliers'
-        outer groups that the ellipsoid left out come back. Each refit is a
-        fit from scratch (whitening included), so a fit costs ``1 +
-        support_refits`` fits; 0 keeps the first fit. It applies to ``fit``
-        with a ``support_fraction``: ``partial_fit`` and a warm-started
-        ``fit`` continue the current network on their data's robust support.
-        On the outlier benchmark (16 dev sets, 3 seeds) one refit raised the
-        mean ROC-AUC from 0.865 to 0.871 on the half of the dev sets the
-        defaults were tuned on and from 0.915 to 0.924 on the other, and the
-        average precision from 0.575 to 0.601 (annthyroid 0.886 to 0.917,
-        mammography 0.878 to 0.907, wine 0.926 to 0.975); a second refit
-        added 0.002 on the first half and nothing on the other.
     robust_training : bool, default=False
         Training data holds outliers, and a model fitted to them scores them
         as normal. With ``robust_training``, each epoch leaves those of its
@@ -182,7 +164,6 @@ base_, best_epoch_, correction_scale_, objective_
         **BaseEnergyModel._parameter_constraints,
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
         "support_fraction": [Interval(Real, 0, 1, closed="right"), None],
-        "support_refits": [Interval(Integral, 0, None, closed="left")],
         "robust_training": ["boolean"],
     }
 
@@ -224,7 +205,6 @@ base_, best_epoch_, correction_scale_, objective_
         warm_start=False,
         contamination="auto",
         support_fraction=0.5,
-        support_refits=1,
         robust_training=False,
     ):
         self.hidden_sizes = hidden_sizes
@@ -262,7 +242,6 @@ base_, best_epoch_, correction_scale_, objective_
         self.warm_start = warm_start
         self.contamination = contamination
         self.support_fraction = support_fraction
-        self.support_refits = support_refits
         self.robust_training = robust_training
 
     # ------------------------------------------------------------------ checks
@@ -291,10 +270,10 @@ base_, best_epoch_, correction_scale_, objective_
         """One epoch over ``X``, continuing from the current state, then ``offset_``.
 
         As :meth:`BaseEnergyModel.partial_fit`, on the rows of this chunk's
-        robust support (``support_fraction``: each chunk's own; no refit, see
-        ``support_refits``); the threshold ``offset_`` is then set from this
-        chunk's scores under the updated model, so after a stream of chunks
-        it reflects the latest model and the last chunk.
+        robust support (``support_fraction``: each chunk's own); the
+        threshold ``offset_`` is then set from this chunk's scores under the
+        updated model, so after a stream of chunks it reflects the latest
+        model and the last chunk.
 
         Parameters
         ----------
@@ -315,44 +294,12 @@ base_, best_epoch_, correction_scale_, objective_
         candidates = support_candidates(X)
         return candidates[robust_support(candidates, self.support_fraction)]
 
-    def _fit_rows(self, X, call):
-        if call.partial or call.continuing or self.support_fraction is None or self.support_refits == 0:
-            return self._train(self._training_rows(X), call)
-        candidates = support_candidates(X)
-        kept = robust_support(candidates, self.support_fraction)
-        # The first fit stores its state; a refit that fails must not leave
-        # it behind, so the estimator is put back as it was before the call.
-        before = dict(vars(self))
-        try:
-            result = self._train(candidates[kept], call)
-            for _ in range(self.support_refits):
-                if result.interrupted:
-                    break
-                energy = self._energy(candidates)
-                kept = energy_support(energy, energy[kept], X.shape[1] + 1)
-                try:
-                    result = self._train(candidates[kept], call)
-                except KeyboardInterrupt:
-                    # Within the refit's first epoch: the completed fit stays.
-                    warnings.warn(
-                        "fit was interrupted during the first epoch of a refit on the "
-                        "detector's own support; the model keeps the previous fit.",
-                        UserWarning,
-                    )
-                    break
-        except BaseException:
-            vars(self).clear()
-            vars(self).update(before)
-            raise
-        return result
-
     def _training_trim(self):
         return self.contamination if self.robust_training else None
 
     def __setstate__(self, state):
-        # Detectors pickled before support_fraction existed trained on every
-        # row, and those pickled before support_refits fitted once.
-        super().__setstate__({"support_fraction": None, "support_refits": 0, **state})
+        # Detectors pickled before support_fraction existed trained on every row.
+        super().__setstate__({"support_fraction": None, **state})
 
     def _set_offset(self, X):
         rows = X[:: -(-X.shape[0] // THRESHOLD_ROWS)]

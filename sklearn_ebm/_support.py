@@ -5,10 +5,10 @@ flexible one learns them as a mode. The minimum covariance determinant
 (Rousseeuw 1984) avoids that for a Gaussian by fitting it to the half of the
 rows that are closest to it; FastMCD (Rousseeuw & Van Driessen 1999) reaches
 such a half by concentration steps, each refitting the Gaussian to the rows
-closest to the previous one. The outlier detector trains on the rows inside
-that Gaussian's 97.5% ellipsoid, so that its network corrects the density of
-the inliers only; then it takes the same step with its fitted energy in
-place of the Gaussian's distance (:func:`energy_support`) and fits again.
+closest to the previous one, and then reweights: it keeps the rows within a
+quantile of the distances. The outlier detector trains on the rows such a
+reweighted Gaussian keeps, so that its network corrects the density of the
+inliers only.
 """
 
 import math
@@ -18,7 +18,7 @@ from scipy.stats import chi2
 
 from ._whitening import fit_whitening
 
-__all__ = ["CANDIDATE_ROWS", "energy_support", "robust_support", "support_candidates"]
+__all__ = ["CANDIDATE_ROWS", "robust_support", "support_candidates"]
 
 # Rows the support is chosen among, at most (evenly spaced): a detector's fit
 # sees max_iter * max_samples rows (61,440 by default), and the Gaussian's
@@ -29,8 +29,7 @@ CANDIDATE_ROWS = 100_000
 # covariance determinant of the half it keeps; FastMCD's first two already
 # reach most of the way from a single start.
 _CONCENTRATION_STEPS = 2
-# Rows whose squared distance from the robust Gaussian is within this
-# chi-square quantile are in the support (EllipticEnvelope's reweighting rule).
+# The share of a Gaussian's rows its reweighting keeps (EllipticEnvelope's).
 _SUPPORT_QUANTILE = 0.975
 
 
@@ -40,7 +39,7 @@ def support_candidates(X):
 
 
 def robust_support(X, support_fraction):
-    """Boolean mask of the rows of ``X`` inside a robust Gaussian's 97.5% ellipsoid.
+    """Boolean mask of the rows of ``X`` that a robust Gaussian keeps.
 
     Parameters
     ----------
@@ -52,56 +51,56 @@ def robust_support(X, support_fraction):
     Returns
     -------
     ndarray of shape (n_samples,), bool
-        True for the rows whose squared Mahalanobis distance from the last
-        Gaussian is within the 97.5% chi-square quantile (and for the
-        ``n_features + 1`` closest rows, so that the support can define a
-        Gaussian). The last Gaussian fits about ``support_fraction`` of the
-        rows, so the quantile usually holds somewhat fewer or more of them.
+        The support, reached in three steps:
+
+        1. two concentration steps from the Gaussian of all rows, each
+           refitting it to the ``support_fraction`` of the rows closest to
+           the previous one;
+        2. the rows whose squared Mahalanobis distance from that Gaussian is
+           within the 97.5% chi-square quantile (``EllipticEnvelope``'s
+           reweighting);
+        3. the Gaussian refitted to those rows, and the rows whose squared
+           distance from it is within the 97.5% quantile of those rows' own
+           distances. The Gaussian of step 2 is that of the closest rows,
+           narrower than the inliers' (MCD corrects it by a consistency
+           factor); this step refits it to the rows it keeps and sizes the
+           ellipsoid by them.
+
+        Each step keeps at least the ``n_features + 1`` closest rows, so that
+        the support can define a Gaussian.
 
     Notes
     -----
-    The steps run in the coordinates of the Gaussian of all rows, so the
-    result does not depend on the columns' units, and each step's Gaussian
-    is the whitening's (Ledoit-Wolf shrinkage, eigenvalues floored): a
-    direction in which the closest rows do not vary stays finite.
+    Each step's Gaussian is the whitening's (columns standardized, Ledoit-Wolf
+    shrinkage, eigenvalues floored), so the result does not depend on the
+    columns' units, and a direction in which the closest rows do not vary
+    stays finite. The concentration steps run in the coordinates of the
+    Gaussian of all rows; the last Gaussian is fitted to the kept rows as
+    they are, as the detector's whitening then is.
     """
     n_samples, n_features = X.shape
-    n_closest = min(n_samples, max(math.ceil(support_fraction * n_samples), n_features + 1))
+    n_minimum = min(n_samples, n_features + 1)
+    n_closest = max(min(n_samples, math.ceil(support_fraction * n_samples)), n_minimum)
     Z = fit_whitening(X).transform(X)
     distance = np.einsum("ij,ij->i", Z, Z)
     for _ in range(_CONCENTRATION_STEPS):
         closest = np.argpartition(distance, n_closest - 1)[:n_closest]
-        W = fit_whitening(Z[closest]).transform(Z)
-        distance = np.einsum("ij,ij->i", W, W)
-    # The last Gaussian is fitted to the rows closest to the previous one, so
-    # fewer than n_closest rows may lie within the quantile; a Gaussian needs
-    # n_features + 1 of them.
-    n_minimum = min(n_samples, n_features + 1)
-    radius = max(chi2.ppf(_SUPPORT_QUANTILE, n_features), np.partition(distance, n_minimum - 1)[n_minimum - 1])
-    return distance <= radius
+        distance = _squared_distances(Z, Z[closest])
+    support = _within(distance, chi2.ppf(_SUPPORT_QUANTILE, n_features), n_minimum)
+    # The Gaussian the detector will correct, fitted as its whitening is: its
+    # shrinkage pulls toward the columns' own scales, not toward the shape of
+    # all rows, which the outliers distort.
+    distance = _squared_distances(X, X[support])
+    return _within(distance, np.quantile(distance[support], _SUPPORT_QUANTILE), n_minimum)
 
 
-def energy_support(candidate_energies, support_energies, n_minimum):
-    """Boolean mask of the candidates whose energy is that of a typical support row.
+def _squared_distances(Z, rows):
+    """Squared Mahalanobis distances of ``Z`` from the Gaussian (the whitening's) of ``rows``."""
+    W = fit_whitening(rows).transform(Z)
+    return np.einsum("ij,ij->i", W, W)
 
-    The concentration step with a fitted model in place of the Gaussian: a
-    candidate is kept when its energy is within the 97.5% quantile of the
-    energies of the rows the model was trained on, as a row is kept when its
-    squared distance is within the 97.5% quantile of a Gaussian's.
 
-    Parameters
-    ----------
-    candidate_energies : ndarray of shape (n_candidates,)
-    support_energies : ndarray of shape (n_support,)
-        Energies of the rows the model was trained on.
-    n_minimum : int
-        The mask keeps at least this many candidates (the lowest-energy
-        ones), or all of them where there are fewer.
-
-    Returns
-    -------
-    ndarray of shape (n_candidates,), bool
-    """
-    n_minimum = min(len(candidate_energies), n_minimum)
-    lowest = np.partition(candidate_energies, n_minimum - 1)[n_minimum - 1]
-    return candidate_energies <= max(np.quantile(support_energies, _SUPPORT_QUANTILE), lowest)
+def _within(distance, radius, n_minimum):
+    """Mask of the distances within ``radius``, widened to hold the ``n_minimum`` smallest."""
+    smallest = np.partition(distance, n_minimum - 1)[n_minimum - 1]
+    return distance <= max(radius, smallest)

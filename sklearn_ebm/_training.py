@@ -103,8 +103,6 @@ class TrainingResult:
     correction_scale : float
         The factor ``network``'s output was scaled by (1.0: unscaled), see
         :func:`_keep_best_correction_scale`.
-    interrupted : bool
-        True when a KeyboardInterrupt ended the fit after a completed epoch.
     """
 
     network: torch.nn.Module
@@ -116,7 +114,6 @@ class TrainingResult:
     still_improving: bool = False
     best_epoch: int = None
     correction_scale: float = 1.0
-    interrupted: bool = False
 
 
 @dataclass(frozen=True)
@@ -277,7 +274,7 @@ def run_training(state, schedule):
         # The model it starts from (the base itself, for a fresh fit) is the
         # first candidate: training can only be kept where it scores better.
         best_score, best_weights, best_epoch = _score(scored, state), copy.deepcopy(scored.network.state_dict()), 0
-    still_improving = interrupted = False
+    still_improving = False
     # Without early stopping the monitored rows are training rows.
     score_name = "validation score" if schedule.early_stopping else "training score"
     reporter = EpochReporter(
@@ -312,7 +309,6 @@ def run_training(state, schedule):
                     + (" (the best so far)." if schedule.early_stopping else "."),
                     UserWarning,
                 )
-                interrupted = True
                 break
             losses.append(stats.loss)
             gaps.append(stats.energy_gap)
@@ -354,7 +350,6 @@ def run_training(state, schedule):
         validation_scores=scores,
         best_score=best_score if schedule.early_stopping else None,
         still_improving=still_improving,
-        interrupted=interrupted,
     )
 
 

@@ -21,10 +21,9 @@ def make_detector(fast_params):
 def test_has_every_parameter_of_the_density_model_plus_its_own():
     density = set(EnergyBasedModel().get_params())
     detector = EBMOutlierDetector().get_params()
-    assert set(detector) == density | {"contamination", "support_fraction", "support_refits", "robust_training"}
+    assert set(detector) == density | {"contamination", "support_fraction", "robust_training"}
     assert detector["contamination"] == "auto"
     assert detector["support_fraction"] == 0.5
-    assert detector["support_refits"] == 1
     # Ranking needs fewer optimizer steps than a density: the detector's
     # budget is its own, every other default is the density model's.
     budget = {
@@ -57,7 +56,7 @@ def test_shares_the_model_rather_than_copying_it():
 def test_scores_match_the_density_model_with_the_same_settings(make_detector, X_small):
     # Trained on every row, without robust training, the detector fits the density model's model.
     detector = make_detector(support_fraction=None).fit(X_small)
-    own = {"contamination", "support_fraction", "support_refits", "robust_training"}
+    own = {"contamination", "support_fraction", "robust_training"}
     settings = {k: v for k, v in detector.get_params().items() if k not in own}
     density = EnergyBasedModel(**settings).fit(X_small)
     np.testing.assert_array_equal(detector.score_samples(X_small), density.score_samples(X_small))

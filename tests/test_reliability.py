@@ -32,7 +32,6 @@ import torch
 
 import sklearn_ebm._training as training_module
 from sklearn_ebm import EBMOutlierDetector, EnergyBasedModel
-from sklearn_ebm._contamination import score_threshold
 from sklearn_ebm._training import EpochStats
 
 TINY = dict(
@@ -362,9 +361,7 @@ def _fit_interrupted(model, X):
 @pytest.mark.parametrize("Est", ESTIMATORS, ids=EST_IDS)
 def test_keyboard_interrupt_keeps_the_last_completed_epoch(monkeypatch, Est, early_stopping):
     X = data()
-    # An interrupted fit ends there: the detector does not refit.
-    one_fit = {"support_refits": 0} if Est is EBMOutlierDetector else {}
-    reference = make(Est, max_iter=2, early_stopping=early_stopping, **one_fit).fit(X)
+    reference = make(Est, max_iter=2, early_stopping=early_stopping).fit(X)
     model = make(Est, max_iter=6, early_stopping=early_stopping)
     interrupt_on_call(monkeypatch, 3)
     caught = _fit_interrupted(model, X)
@@ -382,28 +379,6 @@ def test_keyboard_interrupt_keeps_the_last_completed_epoch(monkeypatch, Est, ear
     if isinstance(model, EBMOutlierDetector):
         assert model.offset_ == reference.offset_
         assert model.predict(X).shape == (len(X),)
-
-
-@pytest.mark.parametrize("epoch_in_refit, kept_epochs", [(1, 3), (3, 2)])
-def test_keyboard_interrupt_during_the_detectors_refit(monkeypatch, epoch_in_refit, kept_epochs):
-    # In the refit's first epoch, the first fit stays; later, the refit's last
-    # completed epoch, as in any fit.
-    X = data()
-    first_fit = make(EBMOutlierDetector, support_refits=0).fit(X)
-    model = make(EBMOutlierDetector)
-    interrupt_on_call(monkeypatch, TINY["max_iter"] + epoch_in_refit)
-    caught = _fit_interrupted(model, X)
-    monkeypatch.undo()
-    assert len(caught) == 1
-    assert model.n_iter_ == kept_epochs
-    if epoch_in_refit == 1:
-        assert "refit" in str(caught[0].message)
-        np.testing.assert_array_equal(model.score_samples(X), first_fit.score_samples(X))
-    else:
-        assert not np.array_equal(model.score_samples(X), first_fit.score_samples(X))
-    # The threshold is the kept model's.
-    assert model.offset_ == score_threshold(model.score_samples(X), "auto")
-    assert model.predict(X).shape == (len(X),)
 
 
 @pytest.mark.parametrize("Est", ESTIMATORS, ids=EST_IDS)
