@@ -31,11 +31,16 @@ CANDIDATE_ROWS = 100_000
 _CONCENTRATION_STEPS = 2
 # The share of a Gaussian's rows its reweighting keeps (EllipticEnvelope's).
 _SUPPORT_QUANTILE = 0.975
+# Rows each of the support's Gaussians is fitted to, at most (evenly spaced):
+# the distances of every candidate row are still computed, but fitting and
+# concentrating Gaussians on all 100,000 candidates cost a large fit more
+# than its training did.
+_GAUSSIAN_ROWS = 10_000
 
 
 def support_candidates(X):
     """The rows of ``X`` a support is chosen among: at most ``CANDIDATE_ROWS``, evenly spaced."""
-    return X[:: -(-X.shape[0] // CANDIDATE_ROWS)]
+    return _evenly_spaced(X, CANDIDATE_ROWS)
 
 
 def robust_support(X, support_fraction):
@@ -76,28 +81,42 @@ def robust_support(X, support_fraction):
     columns' units, and a direction in which the closest rows do not vary
     stays finite. The concentration steps run in the coordinates of the
     Gaussian of all rows; the last Gaussian is fitted to the kept rows as
-    they are, as the detector's whitening then is.
+    they are, as the detector's whitening then is. Beyond 10,000 rows, each
+    Gaussian is fitted to 10,000 evenly spaced ones (of all rows, of the
+    closest ones, of the kept ones), and the concentration steps choose
+    among those 10,000.
     """
     n_samples, n_features = X.shape
     n_minimum = min(n_samples, n_features + 1)
-    n_closest = max(min(n_samples, math.ceil(support_fraction * n_samples)), n_minimum)
-    Z = fit_whitening(X).transform(X)
-    distance = np.einsum("ij,ij->i", Z, Z)
+    # The concentration steps pick among evenly spaced rows; only the last
+    # Gaussian's distances are those of every row.
+    sample = _evenly_spaced(X, _GAUSSIAN_ROWS)
+    n_closest = max(min(len(sample), math.ceil(support_fraction * len(sample))), n_minimum)
+    all_rows = fit_whitening(sample)
+    Z = all_rows.transform(sample)
+    distance = _norms(Z)
     for _ in range(_CONCENTRATION_STEPS):
         closest = np.argpartition(distance, n_closest - 1)[:n_closest]
-        distance = _squared_distances(Z, Z[closest])
+        gaussian = fit_whitening(Z[closest])
+        distance = _norms(gaussian.transform(Z))
+    if len(sample) < n_samples:
+        distance = _norms(gaussian.transform(all_rows.transform(X)))
     support = _within(distance, chi2.ppf(_SUPPORT_QUANTILE, n_features), n_minimum)
     # The Gaussian the detector will correct, fitted as its whitening is: its
     # shrinkage pulls toward the columns' own scales, not toward the shape of
     # all rows, which the outliers distort.
-    distance = _squared_distances(X, X[support])
+    distance = _norms(fit_whitening(_evenly_spaced(X[support], _GAUSSIAN_ROWS)).transform(X))
     return _within(distance, np.quantile(distance[support], _SUPPORT_QUANTILE), n_minimum)
 
 
-def _squared_distances(Z, rows):
-    """Squared Mahalanobis distances of ``Z`` from the Gaussian (the whitening's) of ``rows``."""
-    W = fit_whitening(rows).transform(Z)
-    return np.einsum("ij,ij->i", W, W)
+def _evenly_spaced(X, max_rows):
+    """At most ``max_rows`` evenly spaced rows of ``X`` (all of them when it has no more)."""
+    return X[:: -(-X.shape[0] // max_rows)]
+
+
+def _norms(Z):
+    """Squared norms of the rows of ``Z``."""
+    return np.einsum("ij,ij->i", Z, Z)
 
 
 def _within(distance, radius, n_minimum):

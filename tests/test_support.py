@@ -36,6 +36,19 @@ def test_the_gaussian_of_all_rows_keeps_97_5_percent_of_97_5_percent():
     assert share == pytest.approx(0.975**2, abs=0.005)
 
 
+def test_beyond_the_gaussian_rows_the_steps_use_evenly_spaced_ones(monkeypatch):
+    X, is_outlier = _contaminated(n_inliers=1800, n_outliers=200)
+    full = robust_support(X, 0.5)
+    monkeypatch.setattr(_support, "_GAUSSIAN_ROWS", 200)
+    spaced = robust_support(X, 0.5)
+    # Every row gets a verdict, the cluster stays out, and the support is
+    # nearly the one that every row's Gaussians give.
+    assert spaced.shape == (len(X),)
+    assert not spaced[is_outlier].any()
+    assert (spaced == full).mean() > 0.95
+    assert spaced[~is_outlier].mean() == pytest.approx(full[~is_outlier].mean(), abs=0.05)
+
+
 @pytest.mark.parametrize("n_samples, n_features", [(3, 5), (6, 4), (30, 2)])
 def test_the_support_can_always_define_a_gaussian(n_samples, n_features):
     X = np.random.RandomState(0).randn(n_samples, n_features)
