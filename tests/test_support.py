@@ -36,6 +36,12 @@ def test_the_gaussian_of_all_rows_keeps_97_5_percent_of_97_5_percent():
     assert share == pytest.approx(0.975**2, abs=0.005)
 
 
+def test_the_support_does_not_depend_on_the_columns_units():
+    X, _ = _contaminated(seed=2)
+    rescaled = X * [1e-4, 1.0, 3e5] + [7.0, -1e6, 0.5]
+    np.testing.assert_array_equal(robust_support(X, 0.5), robust_support(rescaled, 0.5))
+
+
 def test_beyond_the_gaussian_rows_the_steps_use_evenly_spaced_ones(monkeypatch):
     X, is_outlier = _contaminated(n_inliers=1800, n_outliers=200)
     full = robust_support(X, 0.5)
