@@ -46,7 +46,12 @@ def test_beyond_the_gaussian_rows_the_steps_use_evenly_spaced_ones(monkeypatch):
     X, is_outlier = _contaminated(n_inliers=1800, n_outliers=200)
     full = robust_support(X, 0.5)
     monkeypatch.setattr(_support, "_GAUSSIAN_ROWS", 200)
+    fitted_rows = []
+    real_fit = _support.fit_whitening
+    monkeypatch.setattr(_support, "fit_whitening", lambda rows: fitted_rows.append(len(rows)) or real_fit(rows))
     spaced = robust_support(X, 0.5)
+    # Each Gaussian is fitted to at most 200 rows.
+    assert fitted_rows and max(fitted_rows) <= 200
     # Every row gets a verdict, the cluster stays out, and the support is
     # nearly the one that every row's Gaussians give.
     assert spaced.shape == (len(X),)
